@@ -1,0 +1,378 @@
+"""Typed configuration loaded from params.yaml.
+
+Every section is a dataclass; `from_dict` checks keys and types recursively and reports the first
+problem as one line naming the dotted key (``params.yaml: runs.fashion-ne.model.embedings: unknown
+key``). A run is a dataset plus overrides of the base `model`, `train` and `eval` sections.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad value in params.yaml (or an override); the message names the key."""
+
+
+# --------------------------------------------------------------------------------------------
+# generic strict loader
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return f"list of {_type_name(inner)}"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{key}: {value!r} is not one of {_type_name(tp)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _convert(option, value, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{key}: expected null, got {value!r}")
+        return None
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_convert(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {str(k): _convert(inner, v, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+
+def from_dict(cls: type, data: Any, key: str = "") -> Any:
+    """Build dataclass `cls` from `data`, refusing unknown keys and wrong types (naming the key)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key or cls.__name__}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    for k in data:
+        if k not in names:
+            raise ConfigError(f"{key + '.' if key else ''}{k}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {k: _convert(hints[k], v, f"{key + '.' if key else ''}{k}") for k, v in data.items()}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as err:  # a required field is missing
+        raise ConfigError(f"{key or cls.__name__}: {err}") from None
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check(key)
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass (tree) as plain dicts and lists, as it would be written in params.yaml."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def deep_merge(base: dict, override: dict | None) -> dict:
+    """`override` merged onto a copy of `base`, recursively for nested mappings."""
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}: flat names for MLflow params and tables."""
+    tree = to_dict(tree)
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        name = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, name))
+        else:
+            out[name] = v
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+@dataclass
+class DiscriminatorConfig:
+    """StyleGAN2 residual discriminator; channels at resolution r are min(channel_base // r, channel_max)."""
+
+    channel_base: int = 32768
+    channel_max: int = 512
+    mbstd_group: int = 4
+
+
+@dataclass
+class ModelConfig:
+    """The generator of a run. Defaults are the paper's CIPS-skips ("Main", the default) at 256x256."""
+
+    arch: Literal["cips", "stylegan2"] = "cips"
+    size: int = 256
+    # CIPS: width of every fully-connected layer and of each positional encoding
+    width: int = 512
+    # CIPS: fully-connected layers on the main path (the paper's 15), the RGB output layer included
+    # when there are no skips; with skips an RGB projection follows every second layer after the first
+    depth: int = 15
+    style_dim: int = 512
+    n_mlp: int = 8
+    lr_mlp: float = 0.01
+    fourier: bool = True
+    embeddings: bool = True
+    residual: bool = False
+    skips: bool = True
+    activation: Literal["lrelu", "sine"] = "lrelu"
+    noise: bool = True
+    coords: Literal["cartesian", "cylindrical"] = "cartesian"
+    panorama_width: int | None = None  # cylindrical: circumference of the cylinder in pixels
+    channels: list[int] | None = None  # CIPS: per-block widths (official narrowing); null = constant
+    modfc: Literal["auto", "bmm", "act", "conv"] = "auto"
+    # StyleGAN2 generator: channels at resolution r are min(channel_base // r, channel_max)
+    channel_base: int = 32768
+    channel_max: int = 512
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if self.size < 4 or self.size & (self.size - 1):
+            raise ConfigError(f"{k}size: {self.size} is not a power of two >= 4")
+        if self.arch == "cips" and not (self.fourier or self.embeddings):
+            raise ConfigError(f"{k}fourier/{k}embeddings: a CIPS generator needs at least one positional encoding")
+        if self.coords == "cylindrical" and not self.panorama_width:
+            raise ConfigError(f"{k}panorama_width: required (pixels around the cylinder) when coords is cylindrical")
+        if self.depth < 2:
+            raise ConfigError(f"{k}depth: {self.depth} is too small (at least 2 layers)")
+
+
+@dataclass
+class TrainConfig:
+    """The GAN training loop of a run."""
+
+    steps: int = 300_000
+    batch: int = 16
+    lr: float = 0.002
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
+    eps: float = 1e-8
+    r1_gamma: float | None = None  # null: 0.0002 * size^2 / batch (StyleGAN2-ADA's heuristic)
+    r1_every: int = 16
+    ema_halflife_kimg: float = 10.0
+    ema_rampup: float | None = None
+    flip: bool = True
+    patch: int | None = None  # K: the generator and D see KxK patches of the full grid (Table 5)
+    patch_sigma: float | None = None  # dilation of the patch; null = size / K
+    seed: int = 0
+    amp: Literal["none", "bf16"] = "none"
+    tf32: bool = False
+    compile: bool = False
+    device: str = "auto"
+    workers: int = 2
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    sample_every: int = 1000
+    n_samples: int = 16
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if self.steps < 1:
+            raise ConfigError(f"{k}steps: must be at least 1, got {self.steps}")
+        if self.batch < 1:
+            raise ConfigError(f"{k}batch: must be at least 1, got {self.batch}")
+        if len(self.betas) != 2:
+            raise ConfigError(f"{k}betas: expected two numbers, got {self.betas}")
+
+
+@dataclass
+class EvalConfig:
+    """Protocol of the quality metrics and the analysis stages."""
+
+    n_generated: int = 50_000
+    n_real: int | None = None  # null: every real image
+    batch: int = 64
+    seed: int = 0
+    truncation: float = 1.0
+    kid_subset_size: int = 1000
+    prc_k: int = 3
+    real_floor: bool = False  # also measure real vs real at the same N (the bias floor)
+    spectra_n: int = 5000
+    device: str = "auto"
+
+
+@dataclass
+class SourceConfig:
+    """Where a dataset's images come from."""
+
+    kind: Literal["folder", "zip", "lsun", "official-lmdb", "fashion-mnist", "skimage"]
+    path: str = ""
+    published: str = ""  # where a user obtains the data when `path` is missing
+    licence: str = ""
+    images: list[str] | None = None  # skimage: which bundled images
+    limit: int | None = None  # use at most this many source images
+
+
+@dataclass
+class CropConfig:
+    mode: Literal["none", "center", "random"] = "none"
+    size: int | None = None  # side of the square crop in source pixels; null = the shorter side
+    count: int = 1  # random crops per source image
+
+
+@dataclass
+class DatasetConfig:
+    """A dataset: a source and the preprocessing that turns it into an LMDB."""
+
+    source: SourceConfig
+    scale: Literal["demo", "paper"] = "paper"
+    resolutions: list[int] = field(default_factory=lambda: [256])
+    crop: CropConfig = field(default_factory=CropConfig)
+    rotation: Literal["none", "right-angles", "arbitrary"] = "none"
+    pad_to: int | None = None  # pad (centred, black) to this side before resizing
+    filter: Literal["lanczos", "bicubic", "bilinear", "box", "nearest"] = "lanczos"
+    format: Literal["png", "raw", "jpeg"] = "png"
+    quality: int = 95
+    grayscale_to_rgb: bool = True
+    seed: int = 0
+    workers: int = 2
+
+
+@dataclass
+class RunConfig:
+    """One trained model: a dataset plus overrides of the base sections, resolved."""
+
+    name: str
+    dataset: str
+    model: ModelConfig
+    train: TrainConfig
+    eval: EvalConfig
+    tables: list[str] = field(default_factory=list)  # which tables/rows this run feeds (data, not code)
+
+
+@dataclass
+class Params:
+    """The whole of params.yaml."""
+
+    scale: Literal["demo", "paper", "test"]
+    model: dict
+    train: dict
+    eval: dict
+    datasets: dict[str, DatasetConfig]
+    runs: dict[str, dict]
+    analysis: dict = field(default_factory=dict)
+
+    def run(self, name: str) -> RunConfig:
+        """Resolve run `name`: the base sections with the run's overrides applied and validated."""
+        if name not in self.runs:
+            raise ConfigError(f"runs.{name}: no such run (known: {', '.join(sorted(self.runs))})")
+        spec = dict(self.runs[name] or {})
+        key = f"runs.{name}"
+        allowed = {"dataset", "model", "train", "eval", "tables"}
+        for k in spec:
+            if k not in allowed:
+                raise ConfigError(f"{key}.{k}: unknown key (known: {', '.join(sorted(allowed))})")
+        dataset = spec.get("dataset")
+        if not isinstance(dataset, str):
+            raise ConfigError(f"{key}.dataset: required, the name of an entry of datasets")
+        if dataset not in self.datasets:
+            raise ConfigError(f"{key}.dataset: {dataset!r} is not in datasets ({', '.join(sorted(self.datasets))})")
+        sections = {}
+        for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("eval", EvalConfig)):
+            override = spec.get(section) or {}
+            if not isinstance(override, dict):
+                raise ConfigError(f"{key}.{section}: expected a mapping of overrides, got {override!r}")
+            sections[section] = from_dict(cls, deep_merge(getattr(self, section), override), f"{key}.{section}")
+        tables = _convert(list[str], spec.get("tables", []), f"{key}.tables")
+        run = RunConfig(name=name, dataset=dataset, tables=tables, **sections)
+        if run.train.patch is not None:
+            k = run.train.patch
+            if k < 4 or run.model.size % k:
+                raise ConfigError(f"{key}.train.patch: {k} must divide model.size {run.model.size} and be >= 4")
+        return run
+
+    def dataset(self, name: str) -> DatasetConfig:
+        if name not in self.datasets:
+            raise ConfigError(f"datasets.{name}: no such dataset (known: {', '.join(sorted(self.datasets))})")
+        return self.datasets[name]
+
+
+def parse_params(data: dict, origin: str = "params.yaml") -> Params:
+    """Validate a params mapping; every run is resolved once so a bad override fails early."""
+    try:
+        params = from_dict(Params, data)
+        for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("eval", EvalConfig)):
+            from_dict(cls, getattr(params, section), section)
+        for name in params.runs:
+            params.run(name)
+    except ConfigError as err:
+        raise ConfigError(f"{origin}: {err}") from None
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file (run from the project root, or pass the path)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return parse_params(data, str(path))

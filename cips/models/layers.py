@@ -1,0 +1,85 @@
+"""Building blocks shared by the generators and the discriminator.
+
+Equalized learning rate (StyleGAN2): weights are stored with unit variance and scaled at run time by
+1/sqrt(fan_in) (times a learning-rate multiplier), so Adam's effective step is the same for every layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+class _BiasLeakyReLU(torch.autograd.Function):
+    """y = leaky_relu(x + b, 0.2) * gain, saving only y for backward (its sign gives the slope)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bias: torch.Tensor | None, gain: float, slope: float) -> torch.Tensor:
+        y = x if bias is None else x + bias
+        y = F.leaky_relu(y, slope).mul_(gain)
+        ctx.save_for_backward(y)
+        ctx.gain, ctx.slope, ctx.has_bias = gain, slope, bias is not None
+        ctx.bias_shape = None if bias is None else bias.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (y,) = ctx.saved_tensors
+        scale = torch.where(y >= 0, ctx.gain, ctx.gain * ctx.slope).to(grad.dtype)
+        gx = grad * scale
+        gb = gx.sum_to_size(ctx.bias_shape) if ctx.has_bias and ctx.needs_input_grad[1] else None
+        return gx, gb, None, None
+
+
+def bias_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, gain: float = SQRT2,
+                    slope: float = 0.2) -> torch.Tensor:
+    """leaky_relu(x + bias) * gain, the StyleGAN2 activation; bias broadcasts over trailing dims."""
+    return _BiasLeakyReLU.apply(x, bias, gain, slope)
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalized learning rate and an optional fused leaky ReLU."""
+
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True, bias_init: float = 0.0,
+                 lr_mul: float = 1.0, activation: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init))) if bias else None
+        self.scale = lr_mul / math.sqrt(in_dim)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias * self.lr_mul
+        if self.activation:
+            return bias_leaky_relu(F.linear(x, self.weight * self.scale), bias)
+        return F.linear(x, self.weight * self.scale, bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, lr_mul={self.lr_mul}, act={self.activation}"
+
+
+def pixel_norm(x: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(dim=dim, keepdim=True) + eps)
+
+
+class MappingNetwork(nn.Module):
+    """z -> w: pixel norm then `n_layers` equalized FC layers with leaky ReLU (lr multiplier 0.01)."""
+
+    def __init__(self, style_dim: int = 512, n_layers: int = 8, lr_mul: float = 0.01) -> None:
+        super().__init__()
+        self.style_dim = style_dim
+        self.layers = nn.ModuleList(
+            EqualLinear(style_dim, style_dim, lr_mul=lr_mul, activation=True) for _ in range(n_layers)
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = pixel_norm(z)
+        for layer in self.layers:
+            x = layer(x)
+        return x

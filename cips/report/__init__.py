@@ -1,0 +1,1 @@
+"""Tables and figures: published numbers, our numbers, and the protocol of each."""
