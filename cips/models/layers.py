@@ -83,3 +83,41 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+# --------------------------------------------------------------------------------------------
+# FIR resampling with the [1, 3, 3, 1] filter (StyleGAN2), pure PyTorch: one depthwise convolution
+# (measured faster on CPU than two separable 1-D passes or shifted-slice sums)
+
+
+def fir_kernel(taps: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)) -> torch.Tensor:
+    """The separable 2-D low-pass filter outer(taps, taps), normalised to sum 1."""
+    k = torch.tensor(taps, dtype=torch.float32)
+    k = torch.outer(k, k)
+    return k / k.sum()
+
+
+def _depthwise(kernel: torch.Tensor, channels: int, like: torch.Tensor) -> torch.Tensor:
+    return kernel.to(like.dtype).expand(channels, 1, *kernel.shape)
+
+
+def blur2d(x: torch.Tensor, kernel: torch.Tensor, padding: int, stride: int = 1,
+           gain: float = 1.0) -> torch.Tensor:
+    """Filter every channel of x (B, C, H, W) with `kernel` (kh, kw), zero padding, optional subsampling."""
+    k = kernel * gain if gain != 1.0 else kernel
+    return F.conv2d(x, _depthwise(k, x.shape[1], x), padding=padding, stride=stride, groups=x.shape[1])
+
+
+def upsample2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """2x FIR upsampling (zero insertion, then the filter with gain 4): (B, C, H, W) -> (B, C, 2H, 2W).
+
+    A depthwise transposed convolution with stride 2; padding 1 aligns it with upfirdn2d(up=2) for a
+    symmetric 4-tap filter.
+    """
+    c = x.shape[1]
+    return F.conv_transpose2d(x, _depthwise(kernel * 4, c, x), stride=2, padding=1, groups=c)
+
+
+def downsample2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """2x FIR downsampling (filter, then keep every second pixel): (B, C, H, W) -> (B, C, H/2, W/2)."""
+    return blur2d(x, kernel, padding=1, stride=2)
