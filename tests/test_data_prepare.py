@@ -18,7 +18,7 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
-from cips.config import DatasetConfig, from_dict
+from cips.config import ConfigError, DatasetConfig, from_dict
 from cips.data import codec
 from cips.data.dataset import ImageLMDBDataset
 from cips.data.errors import DataError
@@ -171,7 +171,7 @@ def test_killed_prepare_leaves_only_a_hidden_partial_that_the_next_run_removes(t
     out = tmp_path / "data" / "t" / "lmdb"
     script = textwrap.dedent(f"""
         import time
-        from cips.config import DatasetConfig, from_dict
+        from cips.config import ConfigError, DatasetConfig, from_dict
         from cips.data import transforms
         from cips.data.prepare import prepare_dataset
         real = transforms.process
@@ -391,3 +391,33 @@ def test_raw_values_are_the_pixels(tmp_path):
     ds = ImageLMDBDataset(tmp_path / "out", uint8=True)
     np.testing.assert_array_equal(ds.read(0), arr)
     np.testing.assert_array_equal(ds[0].numpy(), arr.transpose(2, 0, 1))
+
+
+def test_jpeg_draft_decodes_jpegs_smaller_and_keeps_the_picture(tmp_path):
+    from cips.data.sources import FolderSource
+
+    write_image_folder(tmp_path / "src", 3, 128, seed=13)
+    write_image_folder(tmp_path / "src" / "png", 1, 128, ext="png", seed=14)
+    src = FolderSource(tmp_path / "src")
+    assert src.load(1, draft=32).size == (32, 32)  # libjpeg scaled the decode by 1/4
+    assert src.load(1, draft=40).size == (64, 64)  # never below the requested side
+    assert src.load(0).size == (128, 128)
+    assert src.load(3, draft=32).size == (128, 128)  # PNG: no reduced decode
+    full = _cfg({"kind": "folder", "path": str(tmp_path / "src")}, resolutions=[32], workers=0)
+    draft = _cfg(
+        {"kind": "folder", "path": str(tmp_path / "src")}, resolutions=[32], jpeg_draft=1.0, workers=0
+    )
+    prepare_dataset("t", full, tmp_path / "full", progress=False)
+    prepare_dataset("t", draft, tmp_path / "draft", progress=False)
+    a = ImageLMDBDataset(tmp_path / "full", uint8=True)
+    b = ImageLMDBDataset(tmp_path / "draft", uint8=True)
+    assert not torch_equal(a[0], b[0])
+    assert (a[0].float() - b[0].float()).abs().mean() < 4  # same picture, another downsampling
+    assert torch_equal(a[3], b[3])
+    assert read_manifest(tmp_path / "draft" / "32")["params"]["jpeg_draft"] == 1.0
+    with pytest.raises(ConfigError, match="jpeg_draft: needs crop.size and pad_to null"):
+        _cfg({"kind": "folder", "path": "x"}, jpeg_draft=2.0, crop={"mode": "random", "size": 64})
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())

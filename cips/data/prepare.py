@@ -114,6 +114,7 @@ def _manifest(
             "crop": to_dict(cfg.crop),
             "rotation": cfg.rotation,
             "filter": cfg.filter,
+            "jpeg_draft": cfg.jpeg_draft,
             "grayscale_to_rgb": cfg.grayscale_to_rgb,
         },
         "seed": cfg.seed,
