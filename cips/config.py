@@ -255,41 +255,119 @@ class EvalConfig:
     device: str = "auto"
 
 
+IMAGE_SOURCE_KINDS = ("folder", "zip", "lsun", "official-lmdb")  # kinds that read a user-supplied path
+
+
 @dataclass
 class SourceConfig:
-    """Where a dataset's images come from."""
+    """Where a dataset's images come from.
+
+    folder: a directory searched recursively for jpg/jpeg/png/webp (any case); zip: a zip of such
+    images; lsun: a category LMDB as LSUN publishes it (webp values); official-lmdb: one resolution
+    directory written by the official CIPS prepare_data.py; fashion-mnist: the idx files of the
+    Debian package dataset-fashion-mnist (path defaults to /usr/share/datasets/fashion-mnist);
+    skimage: photographs bundled with scikit-image (path defaults to the installed package's data).
+    """
 
     kind: Literal["folder", "zip", "lsun", "official-lmdb", "fashion-mnist", "skimage"]
     path: str = ""
     published: str = ""  # where a user obtains the data when `path` is missing
     licence: str = ""
-    images: list[str] | None = None  # skimage: which bundled images
-    limit: int | None = None  # use at most this many source images
+    images: list[str] | None = None  # skimage: which bundled images (names as in skimage.data)
+    limit: int | None = None  # use at most this many source images (the first ones, in sorted order)
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if self.kind in IMAGE_SOURCE_KINDS and not self.path:
+            raise ConfigError(f"{k}path: required for a source of kind {self.kind!r}")
+        if self.images is not None and self.kind != "skimage":
+            raise ConfigError(f"{k}images: only a source of kind 'skimage' takes a list of images")
+        if self.kind == "skimage" and not self.images:
+            raise ConfigError(f"{k}images: a source of kind 'skimage' needs a non-empty list of image names")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"{k}limit: must be at least 1 (or null for every image), got {self.limit}")
 
 
 @dataclass
 class CropConfig:
-    mode: Literal["none", "center", "random"] = "none"
+    """Which square of each (padded) source image becomes a training image."""
+
+    mode: Literal["none", "center", "random"] = "none"  # none: the whole image, which must be square
     size: int | None = None  # side of the square crop in source pixels; null = the shorter side
     count: int = 1  # random crops per source image
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if self.size is not None and self.size < 1:
+            raise ConfigError(f"{k}size: must be a positive number of pixels, got {self.size}")
+        if self.size is not None and self.mode == "none":
+            raise ConfigError(f"{k}size: a crop size needs mode 'center' or 'random' (mode is 'none')")
+        if self.count < 1:
+            raise ConfigError(f"{k}count: must be at least 1, got {self.count}")
+        if self.count > 1 and self.mode != "random":
+            raise ConfigError(f"{k}count: {self.count} crops per image need mode 'random', not {self.mode!r}")
 
 
 @dataclass
 class DatasetConfig:
-    """A dataset: a source and the preprocessing that turns it into an LMDB."""
+    """A dataset: a source and the preprocessing that turns it into an LMDB per resolution.
+
+    Order of operations: decode -> RGB (or grey) -> pad_to -> crop (with rotation) -> resize to each
+    resolution with `filter` -> encode as `format`. Random crops and angles are drawn from a
+    generator seeded by (seed, index of the source image), so the output does not depend on workers.
+    rotation: right-angles = a random multiple of 90 degrees (exact pixel permutation); arbitrary = a
+    random angle, restricted per image to the angles at which the rotated crop lies inside the image
+    (every angle when crop * sqrt(2) fits the shorter side), so no border ever shows.
+    """
 
     source: SourceConfig
-    scale: Literal["demo", "paper"] = "paper"
+    scale: Literal["demo", "paper", "test"] = "paper"
     resolutions: list[int] = field(default_factory=lambda: [256])
     crop: CropConfig = field(default_factory=CropConfig)
     rotation: Literal["none", "right-angles", "arbitrary"] = "none"
-    pad_to: int | None = None  # pad (centred, black) to this side before resizing
+    pad_to: int | None = None  # pad (centred, black) to this side before cropping and resizing
     filter: Literal["lanczos", "bicubic", "bilinear", "box", "nearest"] = "lanczos"
-    format: Literal["png", "raw", "jpeg"] = "png"
-    quality: int = 95
-    grayscale_to_rgb: bool = True
+    # JPEG sources: decode at libjpeg's reduced DCT scale (1/2, 1/4, 1/8) while the shorter side stays
+    # >= jpeg_draft x the largest resolution; `filter` does the rest (Pillow's reducing_gap: from 3.0 on
+    # "indistinguishable from fair resampling in most cases"; 1.0 the fastest). Needs crop.size and
+    # pad_to null (they are in source pixels).
+    jpeg_draft: float | None = None
+    format: Literal["raw", "png", "jpeg"] = "raw"  # raw: uint8 HWC bytes, shape in the manifest
+    quality: int = 95  # jpeg only
+    grayscale_to_rgb: bool = True  # false: store one grey channel (colour is converted); readers give RGB
     seed: int = 0
-    workers: int = 2
+    workers: int = 2  # processes decoding and encoding; 0 or 1 = in the calling process
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if not self.resolutions:
+            raise ConfigError(f"{k}resolutions: needs at least one output resolution")
+        for i, res in enumerate(self.resolutions):
+            if res < 1:
+                raise ConfigError(f"{k}resolutions[{i}]: {res} is not a positive number of pixels")
+        if len(set(self.resolutions)) != len(self.resolutions):
+            raise ConfigError(f"{k}resolutions: {self.resolutions} lists a resolution twice")
+        if self.pad_to is not None and self.pad_to < 1:
+            raise ConfigError(f"{k}pad_to: must be a positive number of pixels, got {self.pad_to}")
+        if self.rotation == "arbitrary" and (self.crop.mode == "none" or self.crop.size is None):
+            raise ConfigError(
+                f"{k}crop.size: rotation 'arbitrary' needs a crop (mode center or random) with a size small "
+                "enough to fit inside the rotated image (at most shorter side / sqrt(2) for every angle)"
+            )
+        if self.jpeg_draft is not None:
+            if self.jpeg_draft < 1.0:
+                raise ConfigError(f"{k}jpeg_draft: {self.jpeg_draft} is below 1 (the decode is too small)")
+            if self.crop.size is not None or self.pad_to is not None:
+                raise ConfigError(
+                    f"{k}jpeg_draft: needs crop.size and pad_to null (both are in source pixels, which a "
+                    "reduced decode changes)"
+                )
+        if not 1 <= self.quality <= 100:
+            raise ConfigError(f"{k}quality: {self.quality} is not a JPEG quality in 1..100")
+        if self.workers < 0:
+            raise ConfigError(f"{k}workers: must be 0 or more, got {self.workers}")
+        if self.seed < 0:
+            raise ConfigError(f"{k}seed: must be 0 or more, got {self.seed}")
 
 
 @dataclass
