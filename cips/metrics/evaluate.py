@@ -35,7 +35,7 @@ from cips.metrics.features import (
     resolve_device,
 )
 from cips.metrics.inception import NETWORK as INCEPTION
-from cips.metrics.reference import Reference, get_reference
+from cips.metrics.reference import Reference, get_reference, save_bundle
 
 METRICS_FORMAT = "cips-repro/metrics/1"
 METRICS_SCHEMA = """\
@@ -237,3 +237,79 @@ def compare_sets(a: torch.utils.data.Dataset, b: torch.utils.data.Dataset, *, ki
 
 
 __all__ = ["EvalResult", "evaluate_generator", "compare_sets", "INCEPTION", "METRICS_SCHEMA"]
+
+
+# --------------------------------------------------------------------------------------------
+# from params.yaml: references per dataset, evaluation of a checkpoint
+
+
+def reference_requests(params, dataset: str) -> list[tuple[int, EvalConfig]]:
+    """(resolution, eval config) of every distinct reference the runs on `dataset` need; with no run on it,
+    the base eval section at each of the dataset's resolutions."""
+    from cips.config import from_dict
+
+    seen, out = set(), []
+    for name in params.runs:
+        run = params.run(name)
+        if run.dataset != dataset:
+            continue
+        key = (run.model.size, run.eval.n_real, floor_count(run.eval), run.eval.seed,
+               prc_network_choice(run.eval.prc_features), run.eval.feature_path)
+        if key not in seen:
+            seen.add(key)
+            out.append((run.model.size, run.eval))
+    if not out:
+        base = from_dict(EvalConfig, params.eval, "eval")
+        out = [(res, base) for res in params.dataset(dataset).resolutions]
+    return out
+
+
+def build_references(params, dataset: str, root: str | Path = "data", progress: bool = True
+                     ) -> tuple[list[Reference], Path]:
+    """Compute (or take from the cache) every reference of `dataset`, and bundle them into
+    `<root>/<dataset>/fid_ref.npz`, the file the evaluate stages depend on."""
+    refs = []
+    cache: dict[tuple, tuple[FeatureNetwork, FeatureNetwork]] = {}
+    for resolution, cfg in reference_requests(params, dataset):
+        lmdb = lmdb_path(dataset, resolution, root)
+        if not lmdb.is_dir():
+            raise FileNotFoundError(f"{lmdb}: no LMDB at {resolution}px for dataset {dataset} "
+                                    f"(run `dvc repro prepare@{dataset}` or `cips prepare {dataset}`)")
+        device = resolve_device(cfg.device)
+        nkey = (str(device), cfg.feature_path, prc_network_choice(cfg.prc_features))
+        if nkey not in cache:
+            cache[nkey] = load_networks(cfg, device)
+        nets = networks_list(*cache[nkey])
+        ref, _ = get_reference(dataset, lmdb, nets, n_real=cfg.n_real, n_floor=floor_count(cfg), seed=cfg.seed,
+                               cache=reference_cache_dir(dataset, root), batch=cfg.batch, progress=progress)
+        refs.append(ref)
+    return refs, save_bundle(refs, reference_bundle_path(dataset, root))
+
+
+def checkpoint_step(path: str | Path) -> int | None:
+    """The training step stored in a checkpoint (memory-mapped read; None for imported ones)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # an old-format file: the step is only informative
+        return None
+    return ckpt.get("step") if isinstance(ckpt, dict) else None
+
+
+def evaluate_checkpoint(checkpoint: str | Path, dataset: str, cfg: EvalConfig, *, run: str = "",
+                        root: str | Path = "data", real: str | Path | None = None,
+                        png_dir: str | Path | None = None, progress: bool = True) -> EvalResult:
+    """Load the EMA generator of a checkpoint (this project's format; official checkpoints after
+    `cips import-official`) and evaluate it against `dataset` (or the images at `real`)."""
+    from cips.models.checkpoint import load_generator
+
+    checkpoint = Path(checkpoint)
+    G = load_generator(checkpoint, ema=True, map_location="cpu")
+    lmdb = Path(real) if real is not None else lmdb_path(dataset, G.size, root)
+    if not lmdb.exists():
+        raise FileNotFoundError(f"{lmdb}: no real images for dataset {dataset} at {G.size}px "
+                                f"(run `dvc repro prepare@{dataset}`, or pass the images with --real)")
+    bundles = [reference_bundle_path(dataset, root)] if real is None else []
+    cache = reference_cache_dir(dataset, root) if real is None else None
+    return evaluate_generator(G, dataset=dataset, cfg=cfg, lmdb=lmdb, reference_cache=cache, bundles=bundles,
+                              run=run, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint),
+                              png_dir=png_dir, progress=progress)
