@@ -132,10 +132,9 @@ def make_protocol(metric: str, *, dataset: str, resolution: int, n_generated: in
 
 
 def _weights_known(p: dict) -> bool:
-    w = p.get("feature_weights") or {}
-    digest = w.get("sha256", "")
+    digest = (p.get("feature_weights") or {}).get("sha256")
     known = EQUIVALENT_WEIGHTS.get(p.get("feature_network"))
-    if known is None:  # no other weights file of this network is known: nothing to check against
+    if known is None or digest is None:  # no alternative file known, or a published number (no file)
         return True
     return any(digest.startswith(k) for k in known)
 
@@ -161,14 +160,17 @@ def check_comparable(a: dict, b: dict) -> None:
 
 
 def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = 256) -> dict:
-    """The protocol of the paper's published numbers (Tables 1-3, 5: FID with 50k samples against all
-    real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real` is the dataset's size."""
+    """The protocol of the paper's published numbers (Tables 1-3, 5: FID with 50k samples against the
+    real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real`: the real images used,
+    all of the dataset by the paper's text; the official calculate_fid.py caps them at its sample count."""
     if metric == "prc":
         network = {"feature_network": "vgg16", "feature_layer": "fc2_relu",
-                   "resize": "tf1-bilinear(align_corners=False) to 224x224", "normalisation": "ImageNet mean/std"}
+                   "resize": "tf1-bilinear(align_corners=False) to 224x224", "normalisation": "ImageNet mean/std",
+                   "feature_weights": {"source": "published (Kynkaanniemi et al. VGG16)", "sha256": None}}
     else:
         network = {"feature_network": inception.NETWORK, "feature_layer": inception.FEATURE_LAYER,
-                   "resize": inception.RESIZE, "normalisation": inception.NORMALISATION}
+                   "resize": inception.RESIZE, "normalisation": inception.NORMALISATION,
+                   "feature_weights": {"source": "published (TF 2015-12-05 Inception)", "sha256": None}}
     return make_protocol(metric, dataset=dataset, resolution=resolution, n_generated=50_000, n_real=n_real,
                          network=network, kid_subsets=100, kid_subset_size=1000, prc_k=3,
                          generated="published", real="all real images")
