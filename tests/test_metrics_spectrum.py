@@ -126,7 +126,7 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
               "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [16]}},
               "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy"}},
               "analysis": {"spectra": {"dataset": "toy", "runs": {"CIPS-base": "a", "CIPS-NE": "b"}}}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for run in ("a", "b"):
         (tmp_path / "runs" / run).mkdir(parents=True)
         (tmp_path / "runs" / run / "checkpoint.pt").write_bytes(b"")
@@ -135,5 +135,5 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
     out = load_spectra(tmp_path / "reports/data/spectra.npz")
     assert list(out) == ["real", "CIPS-base", "CIPS-NE"] and all(r.n == 4 for r in out.values())
     params["analysis"] = {}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert spectra_stage.main([]) == 2
