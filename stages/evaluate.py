@@ -29,7 +29,9 @@ def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Pat
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no checkpoint (run `dvc repro train@{run}` first)")
     png_dir = run_dir / "samples" if cfg.eval.save_png else None
-    result = evaluate_checkpoint(checkpoint, cfg.dataset, cfg.eval, run=run, root=root / "data", png_dir=png_dir)
+    result = evaluate_checkpoint(
+        checkpoint, cfg.dataset, cfg.eval, run=run, root=root / "data", png_dir=png_dir
+    )
     write_json_atomic(result.metrics, run_dir / "metrics.json")
     write_png(result.grid, run_dir / "eval_samples.png")
     return result
@@ -47,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     m = result.metrics
-    line = f"{args.run}: FID {m['fid']:.3f}, KID {m['kid']:.5f}, precision {m['precision']:.3f}, " \
-           f"recall {m['recall']:.3f}"
+    line = (
+        f"{args.run}: FID {m['fid']:.3f}, KID {m['kid']:.5f}, precision {m['precision']:.3f}, "
+        f"recall {m['recall']:.3f}"
+    )
     if "floor" in m:
         line += f" (real-vs-real floor: FID {m['floor']['fid']:.3f})"
     print(line)

@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for ref in refs:
         s = ref.settings
-        print(f"{args.dataset} {s['resolution']}px: {s['n_real']} reference + {s['n_floor']} floor images, "
-              f"key {ref.key}")
+        print(
+            f"{args.dataset} {s['resolution']}px: {s['n_real']} reference + {s['n_floor']} floor images, "
+            f"key {ref.key}"
+        )
     print(f"wrote {bundle}")
     return 0
 

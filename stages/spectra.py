@@ -20,8 +20,11 @@ from pathlib import Path
 from cips.config import ConfigError, EvalConfig, from_dict, load_params
 
 
-def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
-              out: str | Path = "reports/data/spectra.npz") -> Path:
+def run_stage(
+    params_path: str | Path = "params.yaml",
+    root: str | Path = ".",
+    out: str | Path = "reports/data/spectra.npz",
+) -> Path:
     from cips.metrics.evaluate import lmdb_path
     from cips.metrics.features import iter_dataset, iter_generated, open_images, resolve_device
     from cips.metrics.spectrum import SpectrumParams, save_spectra, spectrum_of
@@ -46,12 +49,15 @@ def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
         if size is not None and G.size != size:
             raise ValueError(f"analysis.spectra.runs: {run} makes {G.size}px images, the others {size}px")
         size = G.size
-        results[label] = spectrum_of(iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p,
-                                     total=n, desc=label)
+        results[label] = spectrum_of(
+            iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p, total=n, desc=label
+        )
     real = open_images(lmdb_path(spec["dataset"], size, root / "data"))
     count = min(n, len(real))
-    results = {"real": spectrum_of(iter_dataset(real, range(count), cfg.batch), p, total=count, desc="real"),
-               **results}
+    results = {
+        "real": spectrum_of(iter_dataset(real, range(count), cfg.batch), p, total=count, desc="real"),
+        **results,
+    }
     return save_spectra(root / out, results)
 
 

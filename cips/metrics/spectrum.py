@@ -45,8 +45,13 @@ class SpectrumParams:
     @classmethod
     def from_eval(cls, cfg) -> SpectrumParams:
         """From an EvalConfig's spectrum_* fields."""
-        return cls(log_base=cfg.spectrum_log_base, log_scale=cfg.spectrum_log_scale, dc=cfg.spectrum_dc,
-                   radius=cfg.spectrum_radius, normalise=cfg.spectrum_normalise)
+        return cls(
+            log_base=cfg.spectrum_log_base,
+            log_scale=cfg.spectrum_log_scale,
+            dc=cfg.spectrum_dc,
+            radius=cfg.spectrum_radius,
+            normalise=cfg.spectrum_normalise,
+        )
 
 
 def caption(p: SpectrumParams, n: int | None = None) -> str:
@@ -56,14 +61,22 @@ def caption(p: SpectrumParams, n: int | None = None) -> str:
     else:
         log = {"e": "ln", "10": "log10", "2": "log2"}[p.log_base]
         mag = f"{p.log_scale:g} {log}(|F| + {p.eps:g})"
-    dc = {"keep": "DC term kept", "subtract-mean": "image mean subtracted before the FFT",
-          "exclude": "DC bin excluded"}[p.dc]
+    dc = {
+        "keep": "DC term kept",
+        "subtract-mean": "image mean subtracted before the FFT",
+        "exclude": "DC bin excluded",
+    }[p.dc]
     rad = "out to the Nyquist radius" if p.radius == "nyquist" else "out to the corner"
-    norm = {"dc": "each image's profile divided by its DC bin", "none": "no normalisation",
-            "max": "each image's profile divided by its maximum"}[p.normalise]
+    norm = {
+        "dc": "each image's profile divided by its DC bin",
+        "none": "no normalisation",
+        "max": "each image's profile divided by its maximum",
+    }[p.normalise]
     count = f"mean over {n} images; " if n else ""
-    return (f"Grayscale (BT.601) 2-D FFT, shifted; {mag}; {dc}; azimuthal mean over integer-radius rings "
-            f"{rad}; {norm}; {count}defaults after Durall et al. 2020.")
+    return (
+        f"Grayscale (BT.601) 2-D FFT, shifted; {mag}; {dc}; azimuthal mean over integer-radius rings "
+        f"{rad}; {norm}; {count}defaults after Durall et al. 2020."
+    )
 
 
 def grayscale(images: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -134,9 +147,13 @@ class SpectrumResult:
     params: SpectrumParams
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        return {f"{prefix}mean_spectrum": self.mean_spectrum, f"{prefix}profile": self.profile,
-                f"{prefix}profile_std": self.profile_std, f"{prefix}radii": self.radii,
-                f"{prefix}n": np.array(self.n)}
+        return {
+            f"{prefix}mean_spectrum": self.mean_spectrum,
+            f"{prefix}profile": self.profile,
+            f"{prefix}profile_std": self.profile_std,
+            f"{prefix}radii": self.radii,
+            f"{prefix}n": np.array(self.n),
+        }
 
 
 class SpectrumAccumulator:
@@ -171,12 +188,23 @@ class SpectrumAccumulator:
             raise ValueError("no images were given to the spectrum")
         mean = self.sum_prof / self.n
         var = (self.sum_prof2 / self.n - mean**2).clamp(min=0)
-        return SpectrumResult((self.sum_spec / self.n).numpy(), mean.numpy(), var.sqrt().numpy(),
-                              np.arange(len(mean)), self.n, self.params)
+        return SpectrumResult(
+            (self.sum_spec / self.n).numpy(),
+            mean.numpy(),
+            var.sqrt().numpy(),
+            np.arange(len(mean)),
+            self.n,
+            self.params,
+        )
 
 
-def spectrum_of(batches: Iterable[torch.Tensor], params: SpectrumParams = SpectrumParams(), total: int | None = None,
-                desc: str = "spectrum", progress: bool = True) -> SpectrumResult:
+def spectrum_of(
+    batches: Iterable[torch.Tensor],
+    params: SpectrumParams = SpectrumParams(),
+    total: int | None = None,
+    desc: str = "spectrum",
+    progress: bool = True,
+) -> SpectrumResult:
     """Spectrum of a stream of image batches ((B, 3, H, W) uint8 or float)."""
     acc = SpectrumAccumulator(params)
     with tqdm(total=total, desc=desc, unit="img", disable=not progress, leave=False) as bar:
@@ -198,9 +226,13 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
     if len(params) != 1:
         raise ValueError("spectra computed with different parameters cannot share one file")
     first = next(iter(results.values()))
-    arrays = {"names": np.array(list(results)), "params": np.array(json.dumps(asdict(first.params))),
-              "caption": np.array(caption(first.params, first.n if len({r.n for r in results.values()}) == 1
-                                          else None))}
+    arrays = {
+        "names": np.array(list(results)),
+        "params": np.array(json.dumps(asdict(first.params))),
+        "caption": np.array(
+            caption(first.params, first.n if len({r.n for r in results.values()}) == 1 else None)
+        ),
+    }
     for name, r in results.items():
         arrays.update(r.arrays(prefix=f"{name}/"))
     path = Path(path)
@@ -211,6 +243,14 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
 def load_spectra(path: str | Path) -> dict[str, SpectrumResult]:
     with np.load(path) as z:
         params = SpectrumParams(**json.loads(str(z["params"])))
-        return {str(name): SpectrumResult(z[f"{name}/mean_spectrum"], z[f"{name}/profile"],
-                                          z[f"{name}/profile_std"], z[f"{name}/radii"], int(z[f"{name}/n"]), params)
-                for name in z["names"]}
+        return {
+            str(name): SpectrumResult(
+                z[f"{name}/mean_spectrum"],
+                z[f"{name}/profile"],
+                z[f"{name}/profile_std"],
+                z[f"{name}/radii"],
+                int(z[f"{name}/n"]),
+                params,
+            )
+            for name in z["names"]
+        }

@@ -40,9 +40,16 @@ class ToyGenerator(nn.Module):
         z = torch.randn(n, self.style_dim, generator=torch.Generator().manual_seed(seed))
         return self.mapping(z).mean(0)
 
-    def forward(self, z: torch.Tensor | None = None, *, ws: torch.Tensor | None = None, truncation: float = 1.0,
-                truncation_w: torch.Tensor | None = None, noise_mode: str = "random",
-                coords: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor | None = None,
+        *,
+        ws: torch.Tensor | None = None,
+        truncation: float = 1.0,
+        truncation_w: torch.Tensor | None = None,
+        noise_mode: str = "random",
+        coords: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         w = self.mapping(z) if ws is None else (ws if ws.dim() == 2 else ws[:, 0])
         if truncation != 1.0:
             center = truncation_w if truncation_w is not None else self.mean_w(1000)
@@ -56,7 +63,8 @@ class ToyGenerator(nn.Module):
 
 
 def write_lmdb(path: str | Path, images: np.ndarray, fmt: str = "PNG", manifest: dict | None = None) -> Path:
-    """Write uint8 images (N, H, W, 3) as an LMDB in the project's layout (b"length", b"%07d", b"manifest")."""
+    """Write uint8 images (N, H, W, 3) as an LMDB in the project's layout
+    (b"length", b"%07d" keys, b"manifest")."""
     import lmdb
 
     path = Path(path)
@@ -78,7 +86,8 @@ def blob_images(n: int, size: int = 32, seed: int = 0, shift: float = 0.0) -> np
     """Smooth random colour images (N, size, size, 3) uint8; `shift` moves their colour distribution."""
     rng = np.random.default_rng(seed)
     low = rng.normal(size=(n, 4, 4, 3))
-    x = torch.nn.functional.interpolate(torch.from_numpy(low).permute(0, 3, 1, 2), size=(size, size),
-                                        mode="bicubic", align_corners=False)
+    x = torch.nn.functional.interpolate(
+        torch.from_numpy(low).permute(0, 3, 1, 2), size=(size, size), mode="bicubic", align_corners=False
+    )
     x = x.permute(0, 2, 3, 1).numpy() * 50 + 128 + shift
     return np.clip(x, 0, 255).astype(np.uint8)
