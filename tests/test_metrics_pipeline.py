@@ -264,3 +264,63 @@ def test_truncation_uses_the_mean_w_once():
     a = torch.cat(list(iter_generated(G, 6, batch=2, seed=0, truncation=0.5, noise_mode="zero")))
     b = torch.cat(list(iter_generated(G, 6, batch=2, seed=0, noise_mode="zero")))
     assert len(calls) == 1 and not torch.equal(a, b)
+
+
+def test_lmdb_read_through_the_training_dataset_class_gives_the_same_bytes(lmdb, monkeypatch):
+    """When cips.data.dataset.ImageLMDBDataset exists (floats in [-1, 1]), quantising them back is exact."""
+    import sys
+    import types
+
+    from cips.metrics.features import QuantisedImages, open_lmdb
+
+    raw = LMDBImages(lmdb)
+
+    class FloatDataset(torch.utils.data.Dataset):  # what the training dataset returns
+        def __init__(self, path, flip=False):
+            self.inner = LMDBImages(path)
+
+        def __len__(self):
+            return len(self.inner)
+
+        def __getitem__(self, i):
+            return self.inner[i].float() / 127.5 - 1
+
+    fake = types.ModuleType("cips.data.dataset")
+    fake.ImageLMDBDataset = FloatDataset
+    monkeypatch.setitem(sys.modules, "cips.data.dataset", fake)
+    ds = open_lmdb(lmdb)
+    assert isinstance(ds, QuantisedImages) and ds.describe() == raw.describe()
+    for i in range(len(raw)):
+        assert torch.equal(ds[i], raw[i])
+
+
+def test_prc_network_falls_back_to_inception_without_vgg16_weights(monkeypatch):
+    from cips.metrics import features
+
+    monkeypatch.setattr(features, "vgg16_file", lambda: None)
+    assert features.prc_network_choice("auto") == "inception-v3-compat"
+    assert features.prc_network_choice("vgg16") == "vgg16"
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
+        features.load_vgg16("cpu")
+    with pytest.raises(ValueError, match="prc_features"):
+        features.prc_network_choice("clip")
+
+
+def test_cips_evaluate_command(tmp_path, monkeypatch):
+    import cips.models.checkpoint
+    from cips.cli import app
+
+    monkeypatch.setenv("CIPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    write_lmdb(tmp_path / "data/toy/lmdb/32", blob_images(20, 32, seed=1))
+    (tmp_path / "ckpt.pt").write_bytes(b"")
+    monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(32).eval())
+    args = ["evaluate", "ckpt.pt", "--dataset", "toy", "--n", "6", "--n-real", "10", "--batch", "8",
+            "--out", "m.json", "--grid", "g.png", "--device", "cpu"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["protocol"]["fid"]["n_generated"] == 6 and m["protocol"]["fid"]["n_real"] == 10
+    assert (tmp_path / "g.png").is_file() and len(list((tmp_path / "data/toy/reference").glob("*.npz"))) == 1
+    res = CliRunner().invoke(app, ["evaluate", "ckpt.pt", "--dataset", "nothere", "--n", "6"])
+    assert res.exit_code == 2 and "data/nothere/lmdb/32" in res.output

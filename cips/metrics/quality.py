@@ -119,9 +119,11 @@ def prc_from_features(generated: np.ndarray, real: np.ndarray, k: int = 3) -> tu
         )
     g = torch.as_tensor(np.ascontiguousarray(generated), dtype=torch.float32)
     r = torch.as_tensor(np.ascontiguousarray(real), dtype=torch.float32)
-    big = len(g) * len(r) > 10_000 * 10_000  # above this torch-fidelity's full distance matrix needs > 1 GB
+    # above 10k x 10k torch-fidelity's full distance matrices need > 1 GB: use its row-batched variant,
+    # with batches small enough that one (batch, N) block stays near 0.5 GB at N = 70k
+    big = len(g) * len(r) > 10_000 * 10_000
     out = prc_features_to_metric(
-        g, r, prc_neighborhood=k, prc_batch_size=10_000, save_cpu_ram=big, verbose=False
+        g, r, prc_neighborhood=k, prc_batch_size=2000 if big else 10_000, save_cpu_ram=big, verbose=False
     )
     return out["precision"], out["recall"]
 
