@@ -315,8 +315,24 @@ def test_cips_evaluate_command(tmp_path, monkeypatch):
     write_lmdb(tmp_path / "data/toy/lmdb/32", blob_images(20, 32, seed=1))
     (tmp_path / "ckpt.pt").write_bytes(b"")
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(32).eval())
-    args = ["evaluate", "ckpt.pt", "--dataset", "toy", "--n", "6", "--n-real", "10", "--batch", "8",
-            "--out", "m.json", "--grid", "g.png", "--device", "cpu"]
+    args = [
+        "evaluate",
+        "ckpt.pt",
+        "--dataset",
+        "toy",
+        "--n",
+        "6",
+        "--n-real",
+        "10",
+        "--batch",
+        "8",
+        "--out",
+        "m.json",
+        "--grid",
+        "g.png",
+        "--device",
+        "cpu",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "m.json").read_text())

