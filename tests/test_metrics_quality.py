@@ -168,3 +168,15 @@ def test_offline_precision_recall_differs_from_the_papers_protocol():
         network=dict(NET, resize=quality.inception.RESIZE, normalisation=quality.inception.NORMALISATION),
     )
     assert protocols_comparable(fid, paper_protocol("fid", "ffhq", n_real=70_000)) == (True, [])
+
+
+def test_eval_config_refuses_bad_protocols_naming_the_key():
+    from cips.config import ConfigError, EvalConfig, from_dict
+
+    assert from_dict(EvalConfig, {"n_generated": 500, "real_floor": True}, "eval").prc_features == "auto"
+    with pytest.raises(ConfigError, match=r"^eval\.n_generated: must be at least 2"):
+        from_dict(EvalConfig, {"n_generated": 1}, "eval")
+    with pytest.raises(ConfigError, match=r"^eval\.spectrum_normalise"):
+        from_dict(EvalConfig, {"spectrum_dc": "exclude"}, "eval")
+    with pytest.raises(ConfigError, match=r"^eval\.prc_features"):
+        from_dict(EvalConfig, {"prc_features": "clip"}, "eval")
