@@ -249,10 +249,38 @@ class EvalConfig:
     seed: int = 0
     truncation: float = 1.0
     kid_subset_size: int = 1000
+    kid_subsets: int = 100
     prc_k: int = 3
+    # precision/recall features: auto = VGG16 (the paper's) when its weights are present, else Inception
+    prc_features: Literal["auto", "vgg16", "inception"] = "auto"
     real_floor: bool = False  # also measure real vs real at the same N (the bias floor)
+    feature_path: Literal["fast", "exact"] = "fast"  # exact: torch-fidelity's forward unchanged (slower)
+    grid: int = 64  # samples in the evaluation's sample grid
+    save_png: bool = False  # also write every generated sample as PNG (runs/<run>/samples/)
     spectra_n: int = 5000
+    # spectra (Fig. 7); defaults follow Durall et al. 2020: 20 ln|F|, DC kept, profile / its DC bin
+    spectrum_log_base: Literal["e", "10", "2", "none"] = "e"
+    spectrum_log_scale: float = 20.0
+    spectrum_dc: Literal["keep", "subtract-mean", "exclude"] = "keep"
+    spectrum_radius: Literal["nyquist", "corner"] = "nyquist"
+    spectrum_normalise: Literal["dc", "none", "max"] = "dc"
     device: str = "auto"
+
+    def check(self, key: str) -> None:
+        k = f"{key}." if key else ""
+        if self.n_generated < 2:
+            raise ConfigError(f"{k}n_generated: must be at least 2, got {self.n_generated}")
+        if self.n_real is not None and self.n_real < 2:
+            raise ConfigError(f"{k}n_real: must be at least 2 (or null for every image), got {self.n_real}")
+        if self.batch < 1:
+            raise ConfigError(f"{k}batch: must be at least 1, got {self.batch}")
+        if self.prc_k < 1:
+            raise ConfigError(f"{k}prc_k: must be at least 1, got {self.prc_k}")
+        if self.kid_subsets < 1 or self.kid_subset_size < 2:
+            raise ConfigError(f"{k}kid_subsets/kid_subset_size: must be >= 1 and >= 2")
+        if self.spectrum_normalise == "dc" and self.spectrum_dc != "keep":
+            raise ConfigError(f"{k}spectrum_normalise: 'dc' divides by the DC bin, which spectrum_dc="
+                              f"{self.spectrum_dc!r} removes (use none or max)")
 
 
 IMAGE_SOURCE_KINDS = ("folder", "zip", "lsun", "official-lmdb")  # kinds that read a user-supplied path

@@ -1,7 +1,200 @@
-"""Commands of this subpackage for the `cips` app."""
+"""Evaluation commands: `cips evaluate`, `cips fid`, `cips spectrum`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
 
 import typer
 
 
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def _eval_config(params_path: Path, overrides: dict):
+    """The base `eval:` section of params.yaml (defaults when there is no params.yaml), with overrides."""
+    from cips.config import EvalConfig, from_dict, load_params
+
+    base = {}
+    if params_path.is_file():
+        base = dict(load_params(params_path).eval)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(EvalConfig, base, "eval")
+
+
+def evaluate(
+    checkpoint: Path = typer.Argument(
+        ...,
+        help="checkpoint.pt (this project's format; official CIPS checkpoints after `cips import-official`)",
+    ),
+    dataset: str = typer.Option(..., "--dataset", help="dataset name: real images at data/NAME/lmdb/<size>/"),
+    real: Path = typer.Option(None, "--real", help="real images elsewhere (image folder or LMDB) instead"),
+    n: int = typer.Option(None, "--n", help="generated samples (default: eval.n_generated of params.yaml)"),
+    n_real: int = typer.Option(None, "--n-real", help="real images in the reference (default: eval.n_real)"),
+    floor: bool = typer.Option(None, "--floor/--no-floor", help="also score real vs real at the same N"),
+    batch: int = typer.Option(None, "--batch"),
+    seed: int = typer.Option(None, "--seed"),
+    device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1 ..."),
+    out: Path = typer.Option(None, "--out", help="write the metrics JSON here (default: print only)"),
+    grid: Path = typer.Option(None, "--grid", help="write the sample grid PNG here"),
+    png_dir: Path = typer.Option(None, "--png-dir", help="also write every sample as PNG into this folder"),
+    params: Path = typer.Option(Path("params.yaml"), "--params", help="params.yaml with the eval protocol"),
+    root: Path = typer.Option(Path("data"), "--root", help="data root"),
+) -> None:
+    """FID, KID and precision/recall of a checkpoint's EMA generator, with their protocol, as JSON."""
+    from cips.config import ConfigError
+    from cips.metrics.evaluate import evaluate_checkpoint
+    from cips.metrics.files import write_json_atomic, write_png
+
+    try:
+        cfg = _eval_config(
+            params,
+            {
+                "n_generated": n,
+                "n_real": n_real,
+                "real_floor": floor,
+                "batch": batch,
+                "seed": seed,
+                "device": device,
+            },
+        )
+        result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
+        _fail(str(err))
+    text = json.dumps(result.metrics, indent=2)
+    if out is not None:
+        write_json_atomic(result.metrics, out)
+    if grid is not None:
+        write_png(result.grid, grid)
+    typer.echo(text)
+
+
+def fid(
+    path_a: Path = typer.Argument(..., help="image folder or LMDB (in the role of generated images)"),
+    path_b: Path = typer.Argument(..., help="image folder or LMDB (in the role of real images)"),
+    kid: bool = typer.Option(False, "--kid", help="also KID"),
+    prc: bool = typer.Option(False, "--prc", help="also precision/recall (k-NN manifolds)"),
+    batch: int = typer.Option(64, "--batch"),
+    kid_subsets: int = typer.Option(100, "--kid-subsets"),
+    kid_subset_size: int = typer.Option(1000, "--kid-subset-size", help="clipped to the smaller set"),
+    prc_k: int = typer.Option(3, "--prc-k"),
+    prc_features: str = typer.Option(
+        "auto", "--prc-features", help="auto (VGG16 if present), vgg16, inception"
+    ),
+    exact: bool = typer.Option(False, "--exact", help="torch-fidelity's forward unchanged (slower)"),
+    seed: int = typer.Option(0, "--seed", help="KID subset sampling"),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Metrics between two image sets (folders as torch-fidelity reads them, or LMDBs), printed as JSON."""
+    from cips.config import ConfigError, EvalConfig, from_dict
+    from cips.metrics.evaluate import compare_sets
+    from cips.metrics.features import open_images
+
+    try:
+        cfg = from_dict(
+            EvalConfig,
+            {
+                "batch": batch,
+                "kid_subsets": kid_subsets,
+                "kid_subset_size": kid_subset_size,
+                "prc_k": prc_k,
+                "prc_features": prc_features,
+                "seed": seed,
+                "device": device,
+                "feature_path": "exact" if exact else "fast",
+            },
+            "fid",
+        )
+        a, b = open_images(path_a), open_images(path_b)
+        out = compare_sets(a, b, kid=kid, prc=prc, cfg=cfg, names=(str(path_a), str(path_b)))
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
+        _fail(str(err))
+    typer.echo(json.dumps(out, indent=2))
+
+
+def spectrum(
+    images: Path = typer.Argument(..., help="image folder or LMDB"),
+    out: Path = typer.Option(
+        ..., "--out", help="output .npz (mean_spectrum, profile, profile_std, radii, ...)"
+    ),
+    name: str = typer.Option(None, "--name", help="name of this set in the file (default: the folder name)"),
+    n: int = typer.Option(None, "--n", help="use the first N images (default: all)"),
+    batch: int = typer.Option(64, "--batch"),
+    log_base: str = typer.Option("e", "--log-base", help="e, 10, 2 or none"),
+    log_scale: float = typer.Option(20.0, "--log-scale"),
+    dc: str = typer.Option("keep", "--dc", help="keep, subtract-mean, exclude"),
+    radius: str = typer.Option("nyquist", "--radius", help="nyquist or corner"),
+    normalise: str = typer.Option("dc", "--normalise", help="dc, none, max"),
+    plot: Path = typer.Option(None, "--plot", help="also draw the mean spectrum and profile into this PNG"),
+) -> None:
+    """Mean log-magnitude spectrum and azimuthal profile of an image set (as in Fig. 7)."""
+    from cips.metrics.features import iter_dataset, open_images
+    from cips.metrics.spectrum import SpectrumParams, caption, save_spectra, spectrum_of
+
+    try:
+        p = SpectrumParams(log_base=log_base, log_scale=log_scale, dc=dc, radius=radius, normalise=normalise)
+        ds = open_images(images)
+        count = len(ds) if n is None else min(n, len(ds))
+        result = spectrum_of(iter_dataset(ds, range(count), batch), p, total=count)
+        label = name or images.name
+        save_spectra(out, {label: result})
+        if plot is not None:
+            plot_spectra({label: result}, plot)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(str(err))
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "name": label,
+                "n": result.n,
+                "params": dataclasses.asdict(p),
+                "caption": caption(p, result.n),
+            },
+            indent=2,
+        )
+    )
+
+
+def plot_spectra(results: dict, path: Path) -> None:
+    """Mean spectra (one colour scale) and profiles of named spectrum results, as one PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cips.metrics.files import write_bytes_atomic
+    from cips.metrics.spectrum import caption
+
+    n = len(results)
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.2 * (n + 1), 3.4))
+    maps = [r.mean_spectrum for r in results.values()]
+    vmin, vmax = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+    for ax, (label, r) in zip(axes[:n], results.items(), strict=True):
+        ax.imshow(r.mean_spectrum, cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_title(label)
+        ax.axis("off")
+    for label, r in results.items():
+        axes[n].plot(r.radii, r.profile, label=label)
+    axes[n].set_xlabel("radius (cycles per image)")
+    axes[n].set_ylabel("azimuthal mean")
+    axes[n].legend(fontsize=8)
+    first = next(iter(results.values()))
+    fig.text(0.01, 0.01, caption(first.params, first.n), fontsize=6, wrap=True)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    write_bytes_atomic(buf.getvalue(), path)
+
+
 def register(app: typer.Typer) -> None:
     """Add this subpackage's commands to `app`."""
+    app.command("evaluate")(evaluate)
+    app.command("fid")(fid)
+    app.command("spectrum")(spectrum)

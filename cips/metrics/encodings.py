@@ -1,0 +1,94 @@
+"""Array-level analysis of positional encodings (Figs. 4-5): spectra and PCA of (H, W, C) encoding maps.
+
+An encoding map holds one C-dimensional vector per pixel of the full grid: the Fourier-feature output
+sin(B (x', y')) or the learned coordinate embeddings of a CIPS generator.
+- `encoding_spectrum`: per-channel 2-D FFT magnitude (each channel's mean removed: the DC term would
+  otherwise dominate), shifted, averaged over channels, log10. Show two of them with
+  `shared_limits` for one colour scale (Fig. 4).
+- `high_frequency_fraction`: the share of spectral power beyond a radius, a number for the claim that
+  embeddings carry more high frequencies than Fourier features.
+- `pca_rgb`: the first principal components of the per-pixel vectors as an RGB image with their
+  explained-variance ratios (Fig. 5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cips.metrics.spectrum import ring_index
+
+
+def _as_hwc(enc: np.ndarray | torch.Tensor, name: str = "encoding") -> np.ndarray:
+    x = enc.detach().cpu().numpy() if isinstance(enc, torch.Tensor) else np.asarray(enc)
+    if x.ndim != 3:
+        raise ValueError(f"{name}: expected an (H, W, C) map, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return x.astype(np.float64)
+
+
+def power_spectrum(enc: np.ndarray | torch.Tensor, remove_mean: bool = True) -> np.ndarray:
+    """(H, W, C) -> (H, W) channel-mean power |F|² of the shifted per-channel 2-D FFT."""
+    x = _as_hwc(enc)
+    if remove_mean:
+        x = x - x.mean(axis=(0, 1), keepdims=True)
+    f = np.fft.fftshift(np.fft.fft2(x, axes=(0, 1)), axes=(0, 1))
+    return (np.abs(f) ** 2).mean(axis=2)
+
+
+def encoding_spectrum(
+    enc: np.ndarray | torch.Tensor, remove_mean: bool = True, log: bool = True, eps: float = 1e-12
+) -> np.ndarray:
+    """(H, W, C) -> (H, W) channel-mean magnitude spectrum (shifted, DC at (H//2, W//2)), log10 by default."""
+    x = _as_hwc(enc)
+    if remove_mean:
+        x = x - x.mean(axis=(0, 1), keepdims=True)
+    mag = np.abs(np.fft.fftshift(np.fft.fft2(x, axes=(0, 1)), axes=(0, 1))).mean(axis=2)
+    return np.log10(mag + eps) if log else mag
+
+
+def shared_limits(*spectra: np.ndarray, low: float = 1.0, high: float = 99.9) -> tuple[float, float]:
+    """(vmin, vmax) covering several spectra (percentiles of all their values) for one colour scale."""
+    values = np.concatenate([np.ravel(s) for s in spectra])
+    values = values[np.isfinite(values)]
+    return float(np.percentile(values, low)), float(np.percentile(values, high))
+
+
+def high_frequency_fraction(enc: np.ndarray | torch.Tensor, cutoff: float = 0.5) -> float:
+    """Share of the (mean-removed) spectral power at radius > cutoff * Nyquist (min(H, W) / 2)."""
+    power = power_spectrum(enc)
+    h, w = power.shape
+    rings, _ = ring_index(h, w)
+    total = power.sum()
+    if total <= 0:
+        return 0.0
+    return float(power[rings.numpy() > cutoff * (min(h, w) / 2)].sum() / total)
+
+
+def pca_rgb(
+    enc: np.ndarray | torch.Tensor, components: int = 3, clip: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """First `components` principal components of the per-pixel vectors of an (H, W, C) map.
+
+    Returns (image (H, W, components) in [0, 1], explained-variance ratio (components,), decreasing).
+    Each component is scaled to [0, 1] between its `clip` and 100 - `clip` percentiles; the sign of each
+    component is fixed so its largest loading is positive (the result is deterministic).
+    """
+    x = _as_hwc(enc)
+    h, w, c = x.shape
+    if components > min(h * w, c):
+        raise ValueError(f"encoding: {components} components asked of an {h}x{w}x{c} map")
+    flat = x.reshape(-1, c)
+    flat = flat - flat.mean(axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(flat, full_matrices=False)
+    var = s**2
+    ratio = var[:components] / var.sum() if var.sum() > 0 else np.zeros(components)
+    vt = vt[:components]
+    signs = np.sign(vt[np.arange(components), np.abs(vt).argmax(axis=1)])
+    signs[signs == 0] = 1
+    scores = flat @ (vt * signs[:, None]).T
+    lo = np.percentile(scores, clip, axis=0)
+    hi = np.percentile(scores, 100 - clip, axis=0)
+    img = np.clip((scores - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    return img.reshape(h, w, components), ratio

@@ -1,0 +1,426 @@
+"""One evaluation: stream samples of a generator, extract features once, score FID, KID and P&R.
+
+The result is the content of `runs/<run>/metrics.json` (schema in METRICS_SCHEMA below) and a sample
+grid. Top-level numbers ("fid", "kid", "precision", ...) are what `dvc metrics show` and tables read;
+every one has its protocol under "protocol".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.utils import make_grid
+
+from cips.config import EvalConfig
+from cips.metrics import quality
+from cips.metrics.features import (
+    FeatureNetwork,
+    extract,
+    generation_seeds,
+    iter_generated,
+    load_inception,
+    load_vgg16,
+    prc_network_choice,
+    resolve_device,
+)
+from cips.metrics.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
+from cips.metrics.reference import Reference, get_reference, save_bundle
+
+METRICS_FORMAT = "cips-repro/metrics/1"
+METRICS_SCHEMA = """\
+{
+  "format": "cips-repro/metrics/1",
+  "run": str, "dataset": str, "checkpoint": {"path": str, "step": int | null},
+  "fid": float, "kid": float, "kid_std": float, "precision": float, "recall": float,
+  "floor": {"fid", "kid", "kid_std", "precision", "recall"},  # real vs real at the same N (eval.real_floor)
+  "protocol": {"fid": {...}, "kid": {...}, "prc": {...}},     # quality.make_protocol dicts
+  "reference": {"key": str, "n_real": int, "n_floor": int, "file": str | null},
+  "timing": {"seconds": float, "generated_per_s": float, "device": str}
+}"""
+
+
+@dataclass
+class EvalResult:
+    metrics: dict  # the content of metrics.json
+    grid: np.ndarray  # (H', W', 3) uint8 sample grid
+
+
+# --------------------------------------------------------------------------------------------
+# where things live
+
+
+def lmdb_path(dataset: str, resolution: int, root: str | Path = "data") -> Path:
+    return Path(root) / dataset / "lmdb" / str(resolution)
+
+
+def reference_cache_dir(dataset: str, root: str | Path = "data") -> Path:
+    return Path(root) / dataset / "reference"
+
+
+def reference_bundle_path(dataset: str, root: str | Path = "data") -> Path:
+    return Path(root) / dataset / "fid_ref.npz"
+
+
+def floor_count(cfg: EvalConfig) -> int:
+    return cfg.n_generated if cfg.real_floor else 0
+
+
+def load_networks(cfg: EvalConfig, device: torch.device) -> tuple[FeatureNetwork, FeatureNetwork]:
+    """(Inception for FID/KID, network for precision/recall) as the config asks."""
+    inc = load_inception(device, exact=cfg.feature_path == "exact")
+    prc = load_vgg16(device) if prc_network_choice(cfg.prc_features) == "vgg16" else inc
+    return inc, prc
+
+
+def networks_list(inc: FeatureNetwork, prc: FeatureNetwork) -> list[FeatureNetwork]:
+    return [inc] if prc is inc else [inc, prc]
+
+
+# --------------------------------------------------------------------------------------------
+# pieces
+
+
+def sample_grid(images: torch.Tensor) -> np.ndarray:
+    """uint8 (B, 3, H, W) -> a near-square (H', W', 3) uint8 grid."""
+    nrow = max(1, math.ceil(math.sqrt(images.shape[0])))
+    return make_grid(images, nrow=nrow, padding=1, pad_value=255).permute(1, 2, 0).numpy()
+
+
+def score(
+    generated: dict[str, np.ndarray],
+    ref: Reference,
+    cfg: EvalConfig,
+    inc: FeatureNetwork,
+    prc_net: FeatureNetwork,
+) -> dict[str, float]:
+    """FID, KID, precision, recall of generated features against a reference."""
+    g = generated[inc.name]
+    kid, kid_std = quality.kid_from_features(
+        g, ref.features[inc.name], cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
+    )
+    precision, recall = quality.prc_from_features(
+        generated[prc_net.name], ref.features[prc_net.name], cfg.prc_k
+    )
+    return {
+        "fid": quality.fid_from_features(g, ref.fid_stats(inc.name)),
+        "kid": kid,
+        "kid_std": kid_std,
+        "precision": precision,
+        "recall": recall,
+    }
+
+
+def protocols(
+    cfg: EvalConfig,
+    *,
+    dataset: str,
+    resolution: int,
+    n_generated: int,
+    ref: Reference,
+    inc: FeatureNetwork,
+    prc_net: FeatureNetwork,
+    seeds: dict,
+    generated: str,
+) -> dict[str, dict]:
+    common = dict(
+        dataset=dataset,
+        resolution=resolution,
+        n_generated=n_generated,
+        n_real=ref.n_real,
+        truncation=cfg.truncation,
+        seeds=seeds,
+        generated=generated,
+        real=ref.settings["selection"],
+    )
+    kid_size = quality.kid_subset_size(n_generated, ref.n_real, cfg.kid_subset_size)
+    note = (
+        ""
+        if prc_net.name == "vgg16"
+        else "VGG16 weights not present: precision/recall on Inception pool features (the paper uses VGG16)"
+    )
+    return {
+        "fid": quality.make_protocol("fid", network=inc.protocol(), **common),
+        "kid": quality.make_protocol(
+            "kid", network=inc.protocol(), kid_subsets=cfg.kid_subsets, kid_subset_size=kid_size, **common
+        ),
+        "prc": quality.make_protocol("prc", network=prc_net.protocol(), prc_k=cfg.prc_k, note=note, **common),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluation
+
+
+def evaluate_generator(
+    G: nn.Module,
+    *,
+    dataset: str,
+    cfg: EvalConfig,
+    lmdb: str | Path,
+    reference_cache: str | Path | None = None,
+    bundles: list[str | Path] = (),
+    run: str = "",
+    checkpoint: str = "",
+    step: int | None = None,
+    png_dir: str | Path | None = None,
+    networks: tuple[FeatureNetwork, FeatureNetwork] | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Evaluate generator G (EMA, eval mode) on `dataset` (real images in `lmdb`) with protocol `cfg`."""
+    device = resolve_device(cfg.device)
+    inc, prc_net = networks or load_networks(cfg, device)
+    nets = networks_list(inc, prc_net)
+    ref, ref_file = get_reference(
+        dataset,
+        lmdb,
+        nets,
+        n_real=cfg.n_real,
+        n_floor=floor_count(cfg),
+        seed=cfg.seed,
+        cache=reference_cache,
+        batch=cfg.batch,
+        bundles=bundles,
+        progress=progress,
+    )
+    if ref.settings["resolution"] != G.size:
+        raise ValueError(
+            f"{lmdb}: real images are {ref.settings['resolution']}px, the generator makes {G.size}px"
+        )
+
+    grid_images: list[torch.Tensor] = []
+    saved = [0]
+
+    def tap(images: torch.Tensor) -> None:
+        have = sum(len(t) for t in grid_images)
+        if have < cfg.grid:
+            grid_images.append(images[: cfg.grid - have])
+        if png_dir is not None:
+            for img in images:
+                write_png(img.permute(1, 2, 0).numpy(), Path(png_dir) / f"{cfg.seed + saved[0]:07d}.png")
+                saved[0] += 1
+
+    G = G.to(device).eval()
+    t0 = time.perf_counter()
+    batches = iter_generated(G, cfg.n_generated, cfg.batch, cfg.seed, cfg.truncation, device)
+    generated = extract(
+        batches, nets, total=cfg.n_generated, desc=f"evaluate {run or dataset}", progress=progress, tap=tap
+    )
+    seconds = time.perf_counter() - t0
+
+    values = score(generated, ref, cfg, inc, prc_net)
+    seeds = generation_seeds(cfg.n_generated, cfg.seed)
+    protos = protocols(
+        cfg,
+        dataset=dataset,
+        resolution=G.size,
+        n_generated=cfg.n_generated,
+        ref=ref,
+        inc=inc,
+        prc_net=prc_net,
+        seeds=seeds,
+        generated="generator (EMA), streamed, not written to disk"
+        if png_dir is None
+        else f"generator (EMA), also written to {png_dir}",
+    )
+    metrics = {
+        "format": METRICS_FORMAT,
+        "run": run,
+        "dataset": dataset,
+        "checkpoint": {"path": str(checkpoint), "step": step},
+        **values,
+    }
+    if ref.n_floor:
+        floor = score(ref.floor_features, ref, cfg, inc, prc_net)
+        metrics["floor"] = floor
+        for p in protos.values():
+            p["floor"] = (
+                f"{ref.n_floor} real images held out from the reference, scored like the "
+                "generated ones (what a perfect generator would get at this N)"
+            )
+    metrics["protocol"] = protos
+    metrics["reference"] = {
+        "key": ref.key,
+        "n_real": ref.n_real,
+        "n_floor": ref.n_floor,
+        "file": str(ref_file) if ref_file else None,
+    }
+    metrics["timing"] = {
+        "seconds": round(seconds, 3),
+        "generated_per_s": round(cfg.n_generated / seconds, 3),
+        "device": str(device),
+    }
+    grid = sample_grid(torch.cat(grid_images)) if grid_images else np.zeros((1, 1, 3), np.uint8)
+    return EvalResult(metrics, grid)
+
+
+def compare_sets(
+    a: torch.utils.data.Dataset,
+    b: torch.utils.data.Dataset,
+    *,
+    kid: bool,
+    prc: bool,
+    cfg: EvalConfig,
+    networks: tuple[FeatureNetwork, FeatureNetwork] | None = None,
+    names: tuple[str, str] = ("A", "B"),
+    progress: bool = True,
+) -> dict:
+    """FID (and optionally KID, P&R) between two image sets, A in the role of generated, B of real."""
+    from cips.metrics.features import iter_dataset
+
+    device = resolve_device(cfg.device)
+    inc, prc_net = networks or load_networks(cfg, device)
+    nets = [inc] if not prc or prc_net is inc else [inc, prc_net]
+    fa = extract(iter_dataset(a, batch=cfg.batch), nets, total=len(a), desc=names[0], progress=progress)
+    fb = extract(iter_dataset(b, batch=cfg.batch), nets, total=len(b), desc=names[1], progress=progress)
+    res_a, res_b = int(a[0].shape[-1]), int(b[0].shape[-1])
+    common = dict(
+        dataset=names[1],
+        resolution=res_a if res_a == res_b else -1,
+        n_generated=len(a),
+        n_real=len(b),
+        truncation=cfg.truncation,
+        generated=names[0],
+        real=names[1],
+    )
+    out = {"fid": quality.fid_from_features(fa[inc.name], fb[inc.name])}
+    protos = {"fid": quality.make_protocol("fid", network=inc.protocol(), **common)}
+    if kid:
+        out["kid"], out["kid_std"] = quality.kid_from_features(
+            fa[inc.name], fb[inc.name], cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
+        )
+        protos["kid"] = quality.make_protocol(
+            "kid",
+            network=inc.protocol(),
+            kid_subsets=cfg.kid_subsets,
+            kid_subset_size=quality.kid_subset_size(len(a), len(b), cfg.kid_subset_size),
+            **common,
+        )
+    if prc:
+        out["precision"], out["recall"] = quality.prc_from_features(
+            fa[prc_net.name], fb[prc_net.name], cfg.prc_k
+        )
+        protos["prc"] = quality.make_protocol("prc", network=prc_net.protocol(), prc_k=cfg.prc_k, **common)
+    if res_a != res_b:
+        for p in protos.values():
+            p["note"] = f"different resolutions: {names[0]} {res_a}px, {names[1]} {res_b}px"
+    return {**out, "protocol": protos}
+
+
+# --------------------------------------------------------------------------------------------
+# from params.yaml: references per dataset, evaluation of a checkpoint
+
+
+def reference_requests(params, dataset: str) -> list[tuple[int, EvalConfig]]:
+    """(resolution, eval config) of every distinct reference the runs on `dataset` need; with no run on it,
+    the base eval section at each of the dataset's resolutions."""
+    from cips.config import from_dict
+
+    seen, out = set(), []
+    for name in params.runs:
+        run = params.run(name)
+        if run.dataset != dataset:
+            continue
+        key = (
+            run.model.size,
+            run.eval.n_real,
+            floor_count(run.eval),
+            run.eval.seed,
+            prc_network_choice(run.eval.prc_features),
+            run.eval.feature_path,
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append((run.model.size, run.eval))
+    if not out:
+        base = from_dict(EvalConfig, params.eval, "eval")
+        out = [(res, base) for res in params.dataset(dataset).resolutions]
+    return out
+
+
+def build_references(
+    params, dataset: str, root: str | Path = "data", progress: bool = True
+) -> tuple[list[Reference], Path]:
+    """Compute (or take from the cache) every reference of `dataset`, and bundle them into
+    `<root>/<dataset>/fid_ref.npz`, the file the evaluate stages depend on."""
+    refs = []
+    cache: dict[tuple, tuple[FeatureNetwork, FeatureNetwork]] = {}
+    for resolution, cfg in reference_requests(params, dataset):
+        lmdb = lmdb_path(dataset, resolution, root)
+        if not lmdb.is_dir():
+            raise FileNotFoundError(
+                f"{lmdb}: no LMDB at {resolution}px for dataset {dataset} "
+                f"(run `dvc repro prepare@{dataset}` or `cips prepare {dataset}`)"
+            )
+        device = resolve_device(cfg.device)
+        nkey = (str(device), cfg.feature_path, prc_network_choice(cfg.prc_features))
+        if nkey not in cache:
+            cache[nkey] = load_networks(cfg, device)
+        nets = networks_list(*cache[nkey])
+        ref, _ = get_reference(
+            dataset,
+            lmdb,
+            nets,
+            n_real=cfg.n_real,
+            n_floor=floor_count(cfg),
+            seed=cfg.seed,
+            cache=reference_cache_dir(dataset, root),
+            batch=cfg.batch,
+            progress=progress,
+        )
+        refs.append(ref)
+    return refs, save_bundle(refs, reference_bundle_path(dataset, root))
+
+
+def checkpoint_step(path: str | Path) -> int | None:
+    """The training step stored in a checkpoint (memory-mapped read; None for imported ones)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # an old-format file: the step is only informative
+        return None
+    return ckpt.get("step") if isinstance(ckpt, dict) else None
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    dataset: str,
+    cfg: EvalConfig,
+    *,
+    run: str = "",
+    root: str | Path = "data",
+    real: str | Path | None = None,
+    png_dir: str | Path | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Load the EMA generator of a checkpoint (this project's format; official checkpoints after
+    `cips import-official`) and evaluate it against `dataset` (or the images at `real`)."""
+    from cips.models.checkpoint import load_generator
+
+    checkpoint = Path(checkpoint)
+    G = load_generator(checkpoint, ema=True, map_location="cpu")
+    lmdb = Path(real) if real is not None else lmdb_path(dataset, G.size, root)
+    if not lmdb.exists():
+        raise FileNotFoundError(
+            f"{lmdb}: no real images for dataset {dataset} at {G.size}px "
+            f"(run `dvc repro prepare@{dataset}`, or pass the images with --real)"
+        )
+    bundles = [reference_bundle_path(dataset, root)] if real is None else []
+    cache = reference_cache_dir(dataset, root) if real is None else None
+    return evaluate_generator(
+        G,
+        dataset=dataset,
+        cfg=cfg,
+        lmdb=lmdb,
+        reference_cache=cache,
+        bundles=bundles,
+        run=run,
+        checkpoint=str(checkpoint),
+        step=checkpoint_step(checkpoint),
+        png_dir=png_dir,
+        progress=progress,
+    )
