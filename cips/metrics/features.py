@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import io
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.fx.experimental.optimization as fx_opt
-from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
@@ -266,118 +263,52 @@ class FolderImages(Dataset):
         return {"kind": "folder", "count": len(self), "files_sha256": h.hexdigest()}
 
 
-def _decode(data: bytes, where: str) -> torch.Tensor:
-    try:
-        img = Image.open(io.BytesIO(data)).convert("RGB")
-    except Exception as err:  # PIL raises several types for bad data
-        raise ValueError(f"{where}: not a decodable image ({err})") from None
-    return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).contiguous()
-
-
-_LMDB_ENVS: dict[tuple[str, int], object] = {}
-
-
-def _lmdb_env(path: Path):
-    """One read-only environment per path and process (LMDB refuses to open a path twice in a process)."""
-    import lmdb
-
-    key = (os.path.realpath(path), os.getpid())
-    if key not in _LMDB_ENVS:
-        _LMDB_ENVS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
-    return _LMDB_ENVS[key]
-
-
-def _close_lmdb_env(path: Path) -> None:
-    env = _LMDB_ENVS.pop((os.path.realpath(path), os.getpid()), None)
-    if env is not None:
-        env.close()
-
-
 class LMDBImages(Dataset):
-    """uint8 images of an LMDB in the project's (and official CIPS's) layout: b"length", b"%07d" keys.
-
-    Reads the encoded bytes directly (no float round trip); each process opens the environment once.
-    """
+    """uint8 (3, H, W) images of an LMDB in the project's (or official CIPS's) layout, read through the
+    training dataset class so every value format (raw, PNG, JPEG) decodes the same way."""
 
     def __init__(self, path: str | Path) -> None:
+        from cips.data.dataset import ImageLMDBDataset
+        from cips.data.errors import DataError
+        from cips.data.lmdb_io import index_key, open_readonly
+
         self.path = Path(path)
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path}: not an LMDB environment (no data.mdb)")
-        with _lmdb_env(self.path).begin() as txn:
-            raw = txn.get(b"length")
+        try:
+            self.ds = ImageLMDBDataset(self.path, uint8=True)
+        except DataError as err:
+            raise ValueError(str(err)) from None
+        self.manifest = self.ds.manifest
+        # what the images are, independent of where they lie (hashed into cache keys): the count,
+        # the manifest and the bytes of the first, middle and last records
+        h = hashlib.sha256()
+        with open_readonly(self.path).begin() as txn:
             manifest = txn.get(b"manifest")
-            if raw is None:
-                raise ValueError(f"{self.path}: LMDB has no b'length' key")
-            try:
-                self.length = int(raw.decode("ascii"))
-            except ValueError:
-                raise ValueError(f"{self.path}: b'length' is {raw[:32]!r}, not a decimal count") from None
-            # what the images are, independent of where they lie (hashed into cache keys): the count,
-            # the manifest and the bytes of the first, middle and last records
-            h = hashlib.sha256()
-            for i in sorted({0, self.length // 2, max(0, self.length - 1)}):
-                h.update(txn.get(f"{i:07d}".encode()) or b"")
-        self.manifest = json.loads(manifest) if manifest else None
+            for i in sorted({0, len(self.ds) // 2, max(0, len(self.ds) - 1)}):
+                h.update(txn.get(index_key(i)) or b"")
         self._describe = {
             "kind": "lmdb",
-            "count": self.length,
+            "count": len(self.ds),
             "manifest_sha256": None if manifest is None else hashlib.sha256(manifest).hexdigest(),
             "records_sha256": h.hexdigest(),
         }
 
     def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        if not 0 <= i < self.length:
-            raise IndexError(i)
-        with _lmdb_env(self.path).begin() as txn:
-            data = txn.get(f"{i:07d}".encode())
-        if data is None:
-            raise KeyError(f"{self.path}: key {i:07d} missing (length says {self.length})")
-        return _decode(data, f"{self.path}[{i:07d}]")
-
-    def describe(self) -> dict:
-        return dict(self._describe)
-
-    def close(self) -> None:
-        _close_lmdb_env(self.path)
-
-
-class QuantisedImages(Dataset):
-    """A dataset of float (3, H, W) images in [-1, 1] as uint8; exact for images decoded from uint8 files."""
-
-    def __init__(self, ds: Dataset, describe: dict) -> None:
-        self.ds = ds
-        self._describe = describe
-
-    def __len__(self) -> int:
         return len(self.ds)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return quantize(self.ds[i][None])[0]
+        return self.ds[i]
 
     def describe(self) -> dict:
-        return self._describe
-
-
-def open_lmdb(path: str | Path) -> Dataset:
-    """The project's LMDB as uint8 images, read through the training dataset class
-    (cips.data.dataset.ImageLMDBDataset) when it is installed, else by LMDBImages (same layout)."""
-    raw = LMDBImages(path)
-    try:
-        from cips.data.dataset import ImageLMDBDataset
-    except ImportError:
-        return raw
-    raw.close()  # the dataset class opens its own environment
-    return QuantisedImages(ImageLMDBDataset(str(path), flip=False), raw.describe())
+        return dict(self._describe)
 
 
 def open_images(path: str | Path) -> Dataset:
     """An image folder or an LMDB environment directory, as a dataset of uint8 (3, H, W) tensors."""
     path = Path(path)
     if (path / "data.mdb").is_file():
-        return open_lmdb(path)
+        return LMDBImages(path)
     if path.is_dir():
         return FolderImages(path)
     raise FileNotFoundError(f"{path}: neither an image folder nor an LMDB directory")
