@@ -303,6 +303,9 @@ class SourceConfig:
     licence: str = ""
     images: list[str] | None = None  # skimage: which bundled images (names as in skimage.data)
     limit: int | None = None  # use at most this many source images (the first ones, in sorted order)
+    # the file or folder dvc.yaml lists as the prepare stage's dependency (DVC re-runs prepare when it
+    # changes): the source path; for skimage photos the pinned requirements that fix them
+    watch: str = ""
 
     def check(self, key: str) -> None:
         k = f"{key}." if key else ""
@@ -350,6 +353,8 @@ class DatasetConfig:
 
     source: SourceConfig
     scale: Literal["demo", "paper", "test"] = "paper"
+    # the paper's dataset whose published numbers this one's rows are shown beside (demo stand-ins)
+    stands_for: str | None = None
     resolutions: list[int] = field(default_factory=lambda: [256])
     crop: CropConfig = field(default_factory=CropConfig)
     rotation: Literal["none", "right-angles", "arbitrary"] = "none"
@@ -398,6 +403,24 @@ class DatasetConfig:
             raise ConfigError(f"{k}seed: must be 0 or more, got {self.seed}")
 
 
+TABLE_CELLS = {
+    "table1": ("cips", "stylegan2"),
+    "table2": ("cips", "stylegan2"),
+    "table3": ("base", "ne", "nofourier", "main", "residual", "sine"),
+    "table5": ("full", "half", "quarter"),
+}
+
+
+@dataclass
+class AnalysisConfig:
+    """Which runs the analysis stages read (Figs. 3-7)."""
+
+    # spectra: {dataset: <name>, runs: {<label>: <run>}, n: <samples, null = eval.spectra_n>}
+    spectra: dict = field(default_factory=dict)
+    # encodings: {base: <run of CIPS-base>, ne: <run of CIPS-NE>, seed: 0}
+    encodings: dict = field(default_factory=dict)
+
+
 @dataclass
 class RunConfig:
     """One trained model: a dataset plus overrides of the base sections, resolved."""
@@ -407,7 +430,9 @@ class RunConfig:
     model: ModelConfig
     train: TrainConfig
     eval: EvalConfig
-    tables: list[str] = field(default_factory=list)  # which tables/rows this run feeds (data, not code)
+    # which cell of which table this run feeds (data, not code): table1/table2: cips | stylegan2 (row =
+    # the dataset); table3: base | ne | nofourier | main | residual | sine; table5: full | half | quarter
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -420,7 +445,7 @@ class Params:
     eval: dict
     datasets: dict[str, DatasetConfig]
     runs: dict[str, dict]
-    analysis: dict = field(default_factory=dict)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def run(self, name: str) -> RunConfig:
         """Resolve run `name`: the base sections with the run's overrides applied and validated."""
@@ -443,7 +468,12 @@ class Params:
             if not isinstance(override, dict):
                 raise ConfigError(f"{key}.{section}: expected a mapping of overrides, got {override!r}")
             sections[section] = from_dict(cls, deep_merge(getattr(self, section), override), f"{key}.{section}")
-        tables = _convert(list[str], spec.get("tables", []), f"{key}.tables")
+        tables = _convert(dict[str, str], spec.get("tables") or {}, f"{key}.tables")
+        for table, cell in tables.items():
+            if table not in TABLE_CELLS:
+                raise ConfigError(f"{key}.tables.{table}: unknown table (known: {', '.join(TABLE_CELLS)})")
+            if cell not in TABLE_CELLS[table]:
+                raise ConfigError(f"{key}.tables.{table}: {cell!r} is not one of {', '.join(TABLE_CELLS[table])}")
         run = RunConfig(name=name, dataset=dataset, tables=tables, **sections)
         if run.train.patch is not None:
             k = run.train.patch

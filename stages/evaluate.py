@@ -33,6 +33,7 @@ def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Pat
     result = evaluate_checkpoint(
         checkpoint, cfg.dataset, cfg.eval, run=run, root=root / "data", png_dir=png_dir
     )
+    result.metrics["scale"] = params.scale  # the report refuses to mix scales
     write_json_atomic(result.metrics, run_dir / "metrics.json")
     write_png(result.grid, run_dir / "eval_samples.png")
     return result

@@ -2,7 +2,7 @@
 
     python -m stages.reference DATASET [--params params.yaml] [--root data]
 
-Reads `data/<DATASET>/lmdb/<res>/` for every resolution the runs on DATASET use, caches each reference
+Reads `data/<DATASET>/lmdb/<res>/` for every resolution of the dataset (base `eval` protocol), caches each reference
 under `data/<DATASET>/reference/<hash>.npz` (kept across runs: a changed protocol computes a new one, an
 old protocol is found again), and bundles the current ones into `data/<DATASET>/fid_ref.npz`, the
 stage's declared output.

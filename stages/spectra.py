@@ -32,7 +32,7 @@ def run_stage(
 
     root = Path(root)
     params = load_params(params_path)
-    spec = (params.analysis or {}).get("spectra")
+    spec = params.analysis.spectra
     if not isinstance(spec, dict) or not isinstance(spec.get("runs"), dict) or not spec.get("dataset"):
         raise ConfigError(f"{params_path}: analysis.spectra needs `dataset` and `runs` (label: run name)")
     cfg = from_dict(EvalConfig, params.eval, "eval")

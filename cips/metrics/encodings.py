@@ -92,3 +92,46 @@ def pca_rgb(
     hi = np.percentile(scores, 100 - clip, axis=0)
     img = np.clip((scores - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
     return img.reshape(h, w, components), ratio
+
+
+def generator_encodings(G: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The two positional encodings of a CIPS generator over its training grid, as (H, W, C) maps
+    (only those the variant has)."""
+    with torch.no_grad():
+        enc = G.encodings()
+    return {name: e[0].detach().reshape(G.size, G.size, -1).float().cpu().numpy() for name, e in enc.items() if e is not None}
+
+
+def encodings_figure_data(base: torch.nn.Module, ne: torch.nn.Module | None = None, seed: int = 0,
+                          truncation: float = 1.0) -> dict[str, np.ndarray]:
+    """Arrays behind Figs. 3-6 from CIPS-base (and CIPS-NE for Fig. 3), all (H, W, ...) numpy:
+
+    fig4/<enc>_spectrum and fig4/limits (one colour scale), fig4/<enc>_high_freq;
+    fig5/<enc>_pca (RGB in [0, 1]) and fig5/<enc>_variance;
+    fig6/normal, fig6/no_embeddings, fig6/no_fourier (images in [-1, 1], noise off, one latent);
+    fig3/base_mean_style and fig3/ne_mean_style (the image of the mean style w).
+    """
+    out: dict[str, np.ndarray] = {}
+    maps = generator_encodings(base)
+    spectra = {name: encoding_spectrum(m) for name, m in maps.items()}
+    for name, m in maps.items():
+        out[f"fig4/{name}_spectrum"] = spectra[name]
+        out[f"fig4/{name}_high_freq"] = np.array(high_frequency_fraction(m))
+        rgb, variance = pca_rgb(m)
+        out[f"fig5/{name}_pca"] = rgb
+        out[f"fig5/{name}_variance"] = variance
+    out["fig4/limits"] = np.array(shared_limits(*spectra.values()))
+
+    def image(G: torch.nn.Module, **kw) -> np.ndarray:
+        with torch.no_grad():
+            return G(**kw)[0].detach().permute(1, 2, 0).float().cpu().numpy()
+
+    z = torch.randn(1, base.style_dim, generator=torch.Generator().manual_seed(seed)).to(base.grid.device)
+    common = dict(z=z, noise_mode="zero", truncation=truncation)
+    out["fig6/normal"] = image(base, **common)
+    out["fig6/no_embeddings"] = image(base, zero_embeddings=True, **common)
+    out["fig6/no_fourier"] = image(base, zero_fourier=True, **common)
+    for label, G in (("base", base), ("ne", ne)):
+        if G is not None:
+            out[f"fig3/{label}_mean_style"] = image(G, ws=G.mean_w().unsqueeze(0), noise_mode="zero")
+    return out

@@ -317,30 +317,13 @@ def compare_sets(
 
 
 def reference_requests(params, dataset: str) -> list[tuple[int, EvalConfig]]:
-    """(resolution, eval config) of every distinct reference the runs on `dataset` need; with no run on it,
-    the base eval section at each of the dataset's resolutions."""
+    """(resolution, eval config) of the references the stage builds: the base eval protocol at each of the
+    dataset's resolutions. It reads only `eval` and the dataset's entry, so editing one run re-runs no
+    reference; a run that overrides the protocol gets its reference computed (and cached) at evaluation."""
     from cips.config import from_dict
 
-    seen, out = set(), []
-    for name in params.runs:
-        run = params.run(name)
-        if run.dataset != dataset:
-            continue
-        key = (
-            run.model.size,
-            run.eval.n_real,
-            floor_count(run.eval),
-            run.eval.seed,
-            prc_network_choice(run.eval.prc_features),
-            run.eval.feature_path,
-        )
-        if key not in seen:
-            seen.add(key)
-            out.append((run.model.size, run.eval))
-    if not out:
-        base = from_dict(EvalConfig, params.eval, "eval")
-        out = [(res, base) for res in params.dataset(dataset).resolutions]
-    return out
+    base = from_dict(EvalConfig, params.eval, "eval")
+    return [(res, base) for res in params.dataset(dataset).resolutions]
 
 
 def build_references(
