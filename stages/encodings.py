@@ -29,7 +29,8 @@ def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
         raise ConfigError(f"{params_path}: analysis.encodings needs `base` (the run of CIPS-base)")
     unknown = set(spec) - {"base", "ne", "seed"}
     if unknown:
-        raise ConfigError(f"{params_path}: analysis.encodings.{sorted(unknown)[0]}: unknown key (known: base, ne, seed)")
+        raise ConfigError(f"{params_path}: analysis.encodings.{sorted(unknown)[0]}: unknown key "
+                          "(known: base, ne, seed)")
     generators = {}
     for role in ("base", "ne"):
         run = spec.get(role)
@@ -38,7 +39,8 @@ def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
         params.run(run)  # a clear error for an unknown run name
         ckpt = root / "runs" / run / "checkpoint.pt"
         if not ckpt.is_file():
-            raise FileNotFoundError(f"{ckpt}: no checkpoint for analysis.encodings.{role} (run `dvc repro train@{run}`)")
+            raise FileNotFoundError(f"{ckpt}: no checkpoint for analysis.encodings.{role} "
+                                    f"(run `dvc repro train@{run}`)")
         generators[role] = load_generator(ckpt)
         if not hasattr(generators[role], "encodings"):
             raise ConfigError(f"{params_path}: analysis.encodings.{role}: run {run} is not a CIPS generator")

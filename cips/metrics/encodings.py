@@ -99,7 +99,8 @@ def generator_encodings(G: torch.nn.Module) -> dict[str, np.ndarray]:
     (only those the variant has)."""
     with torch.no_grad():
         enc = G.encodings()
-    return {name: e[0].detach().reshape(G.size, G.size, -1).float().cpu().numpy() for name, e in enc.items() if e is not None}
+    return {name: e[0].detach().reshape(G.size, G.size, -1).float().cpu().numpy()
+            for name, e in enc.items() if e is not None}
 
 
 def encodings_figure_data(base: torch.nn.Module, ne: torch.nn.Module | None = None, seed: int = 0,
