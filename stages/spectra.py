@@ -6,7 +6,9 @@ params.yaml:
     analysis:
       spectra:
         dataset: ffhq                 # real images: data/<dataset>/lmdb/<size>/
-        runs: {CIPS-base: ffhq-base, CIPS-NE: ffhq-ne, StyleGAN2: ffhq-stylegan2}   # label: run
+        base: ffhq-base               # the runs of CIPS-base, CIPS-NE and StyleGAN2
+        ne: ffhq-ne
+        stylegan2: ffhq-stylegan2
         n: 5000                       # optional; default eval.spectra_n
 The spectrum settings are the eval.spectrum_* fields (defaults after Durall et al. 2020).
 """
@@ -18,6 +20,9 @@ import sys
 from pathlib import Path
 
 from cips.config import ConfigError, EvalConfig, from_dict, load_params
+
+
+ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2"}  # key in params -> label
 
 
 def run_stage(
@@ -33,14 +38,21 @@ def run_stage(
     root = Path(root)
     params = load_params(params_path)
     spec = params.analysis.spectra
-    if not isinstance(spec, dict) or not isinstance(spec.get("runs"), dict) or not spec.get("dataset"):
-        raise ConfigError(f"{params_path}: analysis.spectra needs `dataset` and `runs` (label: run name)")
+    unknown = set(spec) - {"dataset", "n", *ROLES}
+    if unknown:
+        raise ConfigError(f"{params_path}: analysis.spectra.{sorted(unknown)[0]}: unknown key "
+                          f"(known: dataset, n, {', '.join(ROLES)})")
+    if not spec.get("dataset") or not any(spec.get(r) for r in ROLES):
+        raise ConfigError(f"{params_path}: analysis.spectra needs `dataset` and at least one of {', '.join(ROLES)}")
     cfg = from_dict(EvalConfig, params.eval, "eval")
     n = int(spec.get("n") or cfg.spectra_n)
     p = SpectrumParams.from_eval(cfg)
     device = resolve_device(cfg.device)
     results, size = {}, None
-    for label, run in spec["runs"].items():
+    for role, label in ROLES.items():
+        run = spec.get(role)
+        if not run:
+            continue
         params.run(run)  # a clear error for an unknown run
         checkpoint = root / "runs" / run / "checkpoint.pt"
         if not checkpoint.is_file():

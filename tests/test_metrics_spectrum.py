@@ -146,7 +146,7 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
         "eval": {"spectra_n": 4, "batch": 2},
         "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [16]}},
         "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy"}},
-        "analysis": {"spectra": {"dataset": "toy", "runs": {"CIPS-base": "a", "CIPS-NE": "b"}}},
+        "analysis": {"spectra": {"dataset": "toy", "base": "a", "ne": "b"}},
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for run in ("a", "b"):
