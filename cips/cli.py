@@ -11,5 +11,21 @@ app = typer.Typer(help="CIPS reproduction: prepare data, train, evaluate, sample
 for register in (register_models, register_data, register_training, register_metrics):
     register(app)
 
+
+
+@app.command("scale")
+def scale(name: str = typer.Argument(..., help="demo | paper")) -> None:
+    """Switch params.yaml to another scale (a copy of configs/<name>.yaml); then `dvc repro`."""
+    from cips.config import ConfigError
+    from cips.scale import use_scale
+
+    try:
+        path = use_scale(name)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{path} now holds the {name} scale (configs/{name}.yaml); run `dvc repro`")
+
+
 if __name__ == "__main__":
     app()

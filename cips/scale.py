@@ -1,0 +1,25 @@
+"""Switch the pipeline between scales: params.yaml is a copy of configs/<scale>.yaml."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from cips.config import ConfigError, load_params
+
+SCALES = ("demo", "paper")
+
+
+def use_scale(scale: str, root: str | Path = ".") -> Path:
+    """Validate configs/<scale>.yaml and copy it over params.yaml (atomically)."""
+    root = Path(root)
+    src = root / "configs" / f"{scale}.yaml"
+    if scale not in SCALES:
+        raise ConfigError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
+    load_params(src)  # refuse a broken file before touching params.yaml
+    dst = root / "params.yaml"
+    with tempfile.NamedTemporaryFile("wb", dir=root, prefix=".params.", suffix=".tmp", delete=False) as tmp:
+        tmp.write(src.read_bytes())
+    shutil.move(tmp.name, dst)
+    return dst
