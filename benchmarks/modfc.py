@@ -74,7 +74,7 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _worker(kind: str, impl: str, args: dict, path: str, queue: mp.Queue) -> None:
+def _worker(kind: str, impl: str, args: dict, path: str, result: str) -> None:
     torch.set_num_threads(args["threads"])
     dev = torch.device(args["device"])
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args["dtype"]]
@@ -118,17 +118,20 @@ def _worker(kind: str, impl: str, args: dict, path: str, queue: mp.Queue) -> Non
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
     grads = {"ws": ws.grad.float().cpu(),
              **{n: p.grad.float().cpu() for n, p in params.items() if p.grad is not None}}
-    queue.put({"time": statistics.median(times), "peak_mb": peak, "out": out.detach().float().cpu(),
-               "grads": grads})
+    torch.save({"time": statistics.median(times), "peak_mb": peak, "out": out.detach().float().cpu(),
+                "grads": grads}, result)
 
 
 def run(kind: str, impl: str, args: dict, path: str) -> dict:
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_worker, args=(kind, impl, args, path, q))
+    result = path + f".{kind}.{impl}.result"
+    p = ctx.Process(target=_worker, args=(kind, impl, args, path, result))
     p.start()
-    res = q.get()
     p.join()
+    if p.exitcode != 0:
+        raise RuntimeError(f"{kind}:{impl} failed (exit code {p.exitcode})")
+    res = torch.load(result)
+    os.unlink(result)
     return res
 
 

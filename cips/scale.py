@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from cips.config import ConfigError, load_params
+from cips.files import write_bytes_atomic
 
 SCALES = ("demo", "paper")
 
@@ -18,8 +17,4 @@ def use_scale(scale: str, root: str | Path = ".") -> Path:
     if scale not in SCALES:
         raise ConfigError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
     load_params(src)  # refuse a broken file before touching params.yaml
-    dst = root / "params.yaml"
-    with tempfile.NamedTemporaryFile("wb", dir=root, prefix=".params.", suffix=".tmp", delete=False) as tmp:
-        tmp.write(src.read_bytes())
-    shutil.move(tmp.name, dst)
-    return dst
+    return write_bytes_atomic(src.read_bytes(), root / "params.yaml")

@@ -18,8 +18,8 @@ from cips.config import ConfigError, load_params
 
 def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
               out: str | Path = "reports/data/encodings.npz") -> Path:
+    from cips.files import save_npz_atomic
     from cips.metrics.encodings import encodings_figure_data
-    from cips.metrics.files import save_npz_atomic
     from cips.models.checkpoint import load_generator
 
     root = Path(root)

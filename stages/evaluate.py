@@ -19,8 +19,8 @@ from cips.config import ConfigError, load_params
 
 def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Path = "."):
     """Evaluate run `run` and write its metrics.json and sample grid; returns the EvalResult."""
+    from cips.files import write_json_atomic, write_png
     from cips.metrics.evaluate import evaluate_checkpoint
-    from cips.metrics.files import write_json_atomic, write_png
 
     root = Path(root)
     params = load_params(params_path)

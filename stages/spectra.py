@@ -21,7 +21,6 @@ from pathlib import Path
 
 from cips.config import ConfigError, EvalConfig, from_dict, load_params
 
-
 ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2"}  # key in params -> label
 
 

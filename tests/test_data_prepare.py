@@ -355,10 +355,11 @@ def test_cli_prepare_and_data_info(tmp_path, monkeypatch):
     not Path("/usr/share/datasets/fashion-mnist").exists(), reason="dataset-fashion-mnist absent"
 )
 def test_demo_fashion_and_photos_entries_prepare(tmp_path):
-    entries = yaml.safe_load((ROOT / "configs" / "datasets.yaml").read_text())["datasets"]
-    fashion = from_dict(DatasetConfig, {**entries["fashion-tiny"], "workers": 0}, "datasets.fashion-tiny")
-    result = prepare_dataset("fashion-tiny", fashion, tmp_path / "fashion", progress=False)
-    assert result.written == 256
+    entries = yaml.safe_load((ROOT / "params.yaml").read_text())["datasets"]
+    tiny = yaml.safe_load((ROOT / "configs" / "test.yaml").read_text())["datasets"]["fashion"]
+    fashion = from_dict(DatasetConfig, {**tiny, "workers": 0}, "datasets.fashion")
+    result = prepare_dataset("fashion", fashion, tmp_path / "fashion", progress=False)
+    assert result.written == 64
     ds = ImageLMDBDataset(tmp_path / "fashion")
     x = ds[0]
     assert x.shape == (3, 16, 16) and x.min() >= -1 and x.max() <= 1

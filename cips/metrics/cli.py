@@ -46,8 +46,8 @@ def evaluate(
 ) -> None:
     """FID, KID and precision/recall of a checkpoint's EMA generator, with their protocol, as JSON."""
     from cips.config import ConfigError
+    from cips.files import write_json_atomic, write_png
     from cips.metrics.evaluate import evaluate_checkpoint
-    from cips.metrics.files import write_json_atomic, write_png
 
     try:
         cfg = _eval_config(
@@ -168,7 +168,7 @@ def plot_spectra(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cips.metrics.files import write_bytes_atomic
+    from cips.files import write_bytes_atomic
     from cips.metrics.spectrum import caption
 
     n = len(results)

@@ -18,6 +18,7 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from cips.config import EvalConfig
+from cips.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
 from cips.metrics import quality
 from cips.metrics.features import (
     FeatureNetwork,
@@ -29,7 +30,6 @@ from cips.metrics.features import (
     prc_network_choice,
     resolve_device,
 )
-from cips.metrics.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
 from cips.metrics.reference import Reference, get_reference, save_bundle
 
 METRICS_FORMAT = "cips-repro/metrics/1"

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 from tqdm.auto import tqdm
 
+from cips.images import to_uint8
 from cips.metrics import inception
 
 QUANTISATION = "uint8 = floor((x + 1) * 127.5 + 0.5) clamped to [0, 255]"
@@ -41,14 +42,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) floats in [-1, 1] -> uint8, as a PNG writer would store them."""
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-    x = images.detach().float()
-    if not torch.isfinite(x).all():
-        raise ValueError("images contain NaN or infinite values (a diverged generator?)")
-    return ((x + 1) * 127.5 + 0.5).clamp_(0, 255).to(torch.uint8)
+quantize = to_uint8  # [-1, 1] floats -> uint8 exactly as sample PNGs are written
 
 
 # --------------------------------------------------------------------------------------------

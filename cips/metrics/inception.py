@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from cips.metrics.files import torch_save_atomic, write_bytes_atomic
+from cips.files import torch_save_atomic, write_bytes_atomic
 
 NETWORK = "inception-v3-compat"  # torch-fidelity's name of the network (TF 2015-12-05 graph)
 REGISTERED_NAME = "inception-v3-compat-offline"  # our registration in torch-fidelity's registry

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from cips.files import save_npz_atomic
 from cips.metrics.features import QUANTISATION, FeatureNetwork, extract, iter_dataset, open_images
-from cips.metrics.files import save_npz_atomic
 
 FORMAT = "cips-repro/reference/1"
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cips.metrics.files import save_npz_atomic
+from cips.files import save_npz_atomic
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as OpenCV's and PIL's RGB -> L
 

@@ -7,8 +7,6 @@ evaluated generator); training adds ``g``, ``d``, ``g_opt``, ``d_opt``, ``step``
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +14,14 @@ import torch
 from torch import nn
 
 from cips.config import ModelConfig, from_dict
+from cips.files import torch_save_atomic
 
 FORMAT = "cips-repro/1"
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """torch.save to a temporary file beside `path`, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    torch_save_atomic(obj, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

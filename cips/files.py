@@ -1,4 +1,4 @@
-"""Atomic writes (temporary file beside the target, then rename): nothing half-written is ever seen."""
+"""Atomic writes (a temporary file beside the target, then rename): nothing half-written is ever seen."""
 
 from __future__ import annotations
 
@@ -6,25 +6,37 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from PIL import Image
 
 
-def write_bytes_atomic(data: bytes, path: str | Path) -> Path:
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file that appears at `path` only when the block finishes without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> Path:
+    with atomic_write(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def write_json_atomic(obj: dict, path: str | Path) -> Path:
@@ -39,12 +51,19 @@ def write_png(array: np.ndarray, path: str | Path) -> Path:
 
 
 def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return write_bytes_atomic(buf.getvalue(), path)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
+def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
+    with atomic_write(path) as f:
+        np.save(f, array)
+    return Path(path)
 
 
 def torch_save_atomic(obj: object, path: str | Path) -> Path:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return write_bytes_atomic(buf.getvalue(), path)
+    """torch.save streamed into the temporary file (checkpoints can be large)."""
+    with atomic_write(path) as f:
+        torch.save(obj, f)
+    return Path(path)
