@@ -8,9 +8,10 @@ so peak memory (RSS on CPU, max allocated on CUDA) is that model's alone.
     python benchmarks/modfc.py                      # 64x64 and 256x256, width 512, depth 15
     python benchmarks/modfc.py --sizes 64 --impls auto,bmm,act --device cuda --dtype bf16
 
-Prints, per size: max relative difference of outputs and gradients, time per iteration of each,
-the speed ratio (reference / ours), achieved GFLOP/s against a plain torch.matmul of the same FLOPs,
-and peak memory.
+Rows: "reference" (official method, default allocator), "ref+alloc" (the same with the allocator
+setting of cips.runtime), "ours:<form>". Prints, per size: max relative difference of outputs and
+gradients, time per iteration, the speed ratio (reference / row), achieved GFLOP/s against a plain
+torch.matmul of the same FLOPs, and peak memory.
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ def _worker(kind: str, impl: str, args: dict, path: str, result: str) -> None:
                 "grads": grads}, result)
 
 
-def run(kind: str, impl: str, args: dict, path: str) -> dict:
+def run(kind: str, impl: str, args: dict, path: str, default_malloc: bool = False) -> dict:
     ctx = mp.get_context("spawn")
+    os.environ["CIPS_DEFAULT_MALLOC"] = "1" if default_malloc else "0"  # read when the child imports cips
     result = path + f".{kind}.{impl}.result"
     p = ctx.Process(target=_worker, args=(kind, impl, args, path, result))
     p.start()
@@ -153,7 +155,14 @@ def matmul_gflops(flops: float, device: str, threads: int) -> float:
 
 
 def rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest elementwise difference relative to the largest value."""
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def rel_norm(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||a - b|| / ||b||: for gradients, which are sums over all points (float32 rounding of the sum
+    shows as large elementwise differences in entries that nearly cancel)."""
+    return (torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b).clamp_min(1e-30)).item()
 
 
 def main() -> None:
@@ -174,7 +183,7 @@ def main() -> None:
     print(f"device {a.device} ({a.threads} threads), {a.dtype}, width {a.width}, depth {a.depth}, "
           f"median of {a.iters} iterations after one warm-up")
     header = f"{'size':>5} {'batch':>5} {'model':>12} {'ms/iter':>9} {'speedup':>8} {'GFLOP/s':>8} " \
-             f"{'% matmul':>8} {'peak MB':>8} {'mem ratio':>9} {'out rel':>9} {'grad rel':>9}"
+             f"{'% matmul':>8} {'peak MB':>8} {'mem ratio':>9} {'out rel':>9} {'grad nrm':>9}"
     print(header)
     for size in (int(s) for s in a.sizes.split(",")):
         batch = batches.get(size, 1)
@@ -188,13 +197,15 @@ def main() -> None:
         with tempfile.NamedTemporaryFile(suffix=".pt") as f:
             torch.save({"sd": g.state_dict(), "ws": ws, "grad_out": grad_out}, f.name)
             del g
-            ref = run("reference", "bmm", args, f.name)
+            # the reference as the official code runs (C library allocator defaults), and with the
+            # allocator setting this project applies, so the ratio of the layer forms alone is visible
+            ref = run("reference", "bmm", args, f.name, default_malloc=True)
             peak_matmul = matmul_gflops(flops, a.device, a.threads)
-            rows = [("reference", ref)] + [(f"ours:{impl}", run("ours", impl, args, f.name))
-                                           for impl in a.impls.split(",")]
+            rows = [("reference", ref), ("ref+alloc", run("reference", "bmm", args, f.name))]
+            rows += [(f"ours:{impl}", run("ours", impl, args, f.name)) for impl in a.impls.split(",")]
         for name, r in rows:
             gflops = flops / r["time"] / 1e9
-            grad = max(rel_diff(r["grads"][k], ref["grads"][k]) for k in ref["grads"])
+            grad = max(rel_norm(r["grads"][k], ref["grads"][k]) for k in ref["grads"])
             print(f"{size:>5} {batch:>5} {name:>12} {r['time'] * 1000:>9.1f} {ref['time'] / r['time']:>7.2f}x "
                   f"{gflops:>8.1f} {100 * gflops / peak_matmul:>7.0f}% {r['peak_mb']:>8.0f} "
                   f"{r['peak_mb'] / ref['peak_mb']:>9.2f} {rel_diff(r['out'], ref['out']):>9.1e} {grad:>9.1e}")

@@ -114,11 +114,13 @@ class StyledLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         y = self.fc(x, self.fc.styles(w))
-        if self.noise_strength is not None and noise is not None:
-            y = y + noise * self.noise_strength
+        if self.noise_strength is None:
+            noise = None
         if self.activation == "sine":
+            if noise is not None:
+                y = y + noise * self.noise_strength
             return torch.sin(y + self.bias)
-        return bias_leaky_relu(y, self.bias)
+        return bias_leaky_relu(y, self.bias, noise=noise, strength=self.noise_strength)
 
 
 class ToRGB(nn.Module):

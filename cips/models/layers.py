@@ -16,30 +16,39 @@ SQRT2 = math.sqrt(2.0)
 
 
 class _BiasLeakyReLU(torch.autograd.Function):
-    """y = leaky_relu(x + b, 0.2) * gain, saving only y for backward (its sign gives the slope)."""
+    """y = leaky_relu(x + b + strength * noise, slope) * gain in two passes over x, saving only y for
+    backward (its sign gives the slope) and the noise. Twice differentiable (R1 needs it)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, bias: torch.Tensor | None, gain: float, slope: float) -> torch.Tensor:
-        y = x if bias is None else x + bias
-        y = F.leaky_relu(y, slope).mul_(gain)
-        ctx.save_for_backward(y)
-        ctx.gain, ctx.slope, ctx.has_bias = gain, slope, bias is not None
+    def forward(ctx, x, bias, noise, strength, gain: float, slope: float):
+        # gain > 0 commutes with leaky ReLU: scale first, fused with the bias add
+        y = x * gain if bias is None else torch.add(bias * gain, x, alpha=gain)
+        if noise is not None:
+            y.addcmul_(noise, strength * gain)
+        F.leaky_relu_(y, slope)
+        ctx.save_for_backward(y, noise)
+        ctx.gain, ctx.slope = gain, slope
         ctx.bias_shape = None if bias is None else bias.shape
         return y
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (y,) = ctx.saved_tensors
-        scale = torch.where(y >= 0, ctx.gain, ctx.gain * ctx.slope).to(grad.dtype)
-        gx = grad * scale
-        gb = gx.sum_to_size(ctx.bias_shape) if ctx.has_bias and ctx.needs_input_grad[1] else None
-        return gx, gb, None, None
+    def backward(ctx, grad):
+        y, noise = ctx.saved_tensors
+        gx = torch.ops.aten.leaky_relu_backward(grad, y, ctx.slope, True) * ctx.gain
+        gb = gx.sum_to_size(ctx.bias_shape) if ctx.bias_shape is not None and ctx.needs_input_grad[1] else None
+        gs = None
+        if noise is not None and ctx.needs_input_grad[3]:
+            gs = (gx.sum(-1, keepdim=True) * noise).sum() if noise.shape[-1] == 1 else (gx * noise).sum()
+        return gx, gb, None, gs, None, None
 
 
-def bias_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, gain: float = SQRT2,
-                    slope: float = 0.2) -> torch.Tensor:
-    """leaky_relu(x + bias) * gain, the StyleGAN2 activation; bias broadcasts over trailing dims."""
-    return _BiasLeakyReLU.apply(x, bias, gain, slope)
+def bias_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, gain: float = SQRT2, slope: float = 0.2,
+                    noise: torch.Tensor | None = None, strength: torch.Tensor | None = None) -> torch.Tensor:
+    """leaky_relu(x + bias + strength * noise) * gain, the StyleGAN2 activation with noise injection;
+    bias broadcasts over trailing dims, noise (broadcastable to x) is scaled by the scalar `strength`."""
+    if noise is not None and strength is None:
+        raise ValueError("noise needs its strength")
+    return _BiasLeakyReLU.apply(x, bias, noise, strength, gain, slope)
 
 
 class EqualLinear(nn.Module):
