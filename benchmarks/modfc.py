@@ -8,8 +8,8 @@ so peak memory (RSS on CPU, max allocated on CUDA) is that model's alone.
     python benchmarks/modfc.py                      # 64x64 and 256x256, width 512, depth 15
     python benchmarks/modfc.py --sizes 64 --impls auto,bmm,act --device cuda --dtype bf16
 
-Rows: "reference" (official method, default allocator), "ref+alloc" (the same with the allocator
-setting of cips.runtime), "ours:<form>". Prints, per size: max relative difference of outputs and
+Rows: "reference" (the official method), "ours:<form>"; with --heap-reuse also both under the opt-in
+allocator setting of cips.runtime ("ref+heap", "ours+heap"). Prints, per size: max relative difference of outputs and
 gradients, time per iteration, the speed ratio (reference / row), achieved GFLOP/s against a plain
 torch.matmul of the same FLOPs, and peak memory.
 """
@@ -123,9 +123,9 @@ def _worker(kind: str, impl: str, args: dict, path: str, result: str) -> None:
                 "grads": grads}, result)
 
 
-def run(kind: str, impl: str, args: dict, path: str, default_malloc: bool = False) -> dict:
+def run(kind: str, impl: str, args: dict, path: str, heap_reuse: bool = False) -> dict:
     ctx = mp.get_context("spawn")
-    os.environ["CIPS_DEFAULT_MALLOC"] = "1" if default_malloc else "0"  # read when the child imports cips
+    os.environ["CIPS_HEAP_REUSE"] = "1" if heap_reuse else "0"  # read when the child imports cips
     result = path + f".{kind}.{impl}.result"
     p = ctx.Process(target=_worker, args=(kind, impl, args, path, result))
     p.start()
@@ -176,6 +176,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--heap-reuse", action="store_true", help="also time both with CIPS_HEAP_REUSE=1")
     a = ap.parse_args()
     batches = dict(DEFAULT_BATCH)
     if a.batch:
@@ -197,12 +198,13 @@ def main() -> None:
         with tempfile.NamedTemporaryFile(suffix=".pt") as f:
             torch.save({"sd": g.state_dict(), "ws": ws, "grad_out": grad_out}, f.name)
             del g
-            # the reference as the official code runs (C library allocator defaults), and with the
-            # allocator setting this project applies, so the ratio of the layer forms alone is visible
-            ref = run("reference", "bmm", args, f.name, default_malloc=True)
+            ref = run("reference", "bmm", args, f.name)
             peak_matmul = matmul_gflops(flops, a.device, a.threads)
-            rows = [("reference", ref), ("ref+alloc", run("reference", "bmm", args, f.name))]
+            rows = [("reference", ref)]
             rows += [(f"ours:{impl}", run("ours", impl, args, f.name)) for impl in a.impls.split(",")]
+            if a.heap_reuse:  # both again with the opt-in allocator setting of cips.runtime
+                rows += [("ref+heap", run("reference", "bmm", args, f.name, heap_reuse=True)),
+                         ("ours+heap", run("ours", "auto", args, f.name, heap_reuse=True))]
         for name, r in rows:
             gflops = flops / r["time"] / 1e9
             grad = max(rel_norm(r["grads"][k], ref["grads"][k]) for k in ref["grads"])

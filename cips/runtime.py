@@ -2,8 +2,9 @@
 
 glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh mmap and returns it
 with munmap on free, so each large temporary tensor is page-faulted and zeroed by the kernel again: on a
-2-core CPU this costs about 40% of a CIPS training step at 64x64. Keeping large blocks on the heap for
-reuse removes that. Set CIPS_DEFAULT_MALLOC=1 to keep the C library's defaults.
+2-core CPU this costs about 25% of a CIPS training step at 64x64 (width 512). Keeping large blocks on the
+heap for reuse removes that, at the price of a higher peak RSS (fragmentation: +50% at 64x64, +70% at
+256x256 in benchmarks/modfc.py). Opt-in: set CIPS_HEAP_REUSE=1.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ _done = False
 
 
 def tune_allocator() -> bool:
-    """Keep freed large blocks for reuse (glibc only); True if applied. Idempotent."""
+    """With CIPS_HEAP_REUSE=1, keep freed large blocks for reuse (glibc only); True if applied."""
     global _done
-    if _done or os.environ.get("CIPS_DEFAULT_MALLOC") == "1" or not sys.platform.startswith("linux"):
+    if _done or os.environ.get("CIPS_HEAP_REUSE") != "1" or not sys.platform.startswith("linux"):
         return _done
     try:
         libc = ctypes.CDLL("libc.so.6")
