@@ -51,7 +51,8 @@ def test_sample_writes_pngs_grid_and_raw_arrays(tmp_path):
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png", "0003.png", "grid.png"]
     assert Image.open(out / "0002.png").size == (16, 16)
-    res = runner.invoke(app, ["sample", str(ckpt), "--seeds", "0-3", "--noise", "zero", "--out", str(tmp_path / "z.npy")])
+    res = runner.invoke(app, ["sample", str(ckpt), "--seeds", "0-3", "--noise", "zero",
+                              "--out", str(tmp_path / "z.npy")])
     assert res.exit_code == 0, res.output
     raw = np.load(tmp_path / "z.npy")
     with torch.no_grad():
@@ -70,7 +71,8 @@ def test_sample_latents_file_and_bad_input(tmp_path):
     res = runner.invoke(app, ["sample", str(ckpt), "--latents", str(tmp_path / "z.npy"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0 and len(list((tmp_path / "o").glob("*.png"))) == 4
     np.save(tmp_path / "bad.npy", np.zeros((3, 5), dtype=np.float32))
-    res = runner.invoke(app, ["sample", str(ckpt), "--latents", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "o")])
+    res = runner.invoke(app, ["sample", str(ckpt), "--latents", str(tmp_path / "bad.npy"),
+                              "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "expected N x 16" in res.output
     res = runner.invoke(app, ["sample", str(ckpt), "--panorama", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "not a cylindrical" in res.output
