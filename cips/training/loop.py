@@ -1,0 +1,408 @@
+"""The GAN training loop of one run (StyleGAN2's recipe, as the paper trains every model).
+
+D step: logistic loss on G(z) and reals, plus the R1 penalty every `r1_every` steps (lazy, scaled by the
+interval, with StyleGAN2's Adam correction). G step: non-saturating loss. Then the EMA generator.
+Patch training (Table 5) renders KxK patches P_{K,sigma}(u, v) of the full grid and shows D real patches
+of the same sampling; panorama training renders random crops of a cylinder.
+
+Everything random in a step comes from generators seeded by (seed, step), except the per-pixel noise
+(torch's global RNG, saved in checkpoints): a resumed run continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from cips import coords
+from cips.config import RunConfig, flatten, to_dict
+from cips.images import grid_image
+from cips.models import build_discriminator, build_generator
+from cips.models.checkpoint import FORMAT, save_atomic
+from cips.training import distributed as dist_utils
+from cips.training.data import RealImages, step_generator
+from cips.training.ema import ema_beta, update_ema
+from cips.training.losses import d_logistic, g_nonsaturating, lazy_adam_correction, r1_penalty
+
+log = logging.getLogger(__name__)
+
+# Keys that change how a run is operated, not what it computes: a checkpoint stays resumable across them.
+OPERATIONAL_KEYS = ("train.steps", "train.checkpoint_every", "train.log_every", "train.sample_every",
+                    "train.workers", "train.device", "train.compile", "train.n_samples")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM/SIGINT: a checkpoint was saved, the run resumes when started again."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    steps: int
+    img_per_s: float
+    wall_time_s: float
+    params_g: int
+    params_d: int
+    resumed_from: int | None = None
+    mlflow_run_id: str | None = None
+    max_rank_divergence: float = 0.0
+    last: dict = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def r1_gamma(run: RunConfig) -> float:
+    """The run's R1 weight: the param, else StyleGAN2-ADA's heuristic 0.0002 * resolution^2 / batch."""
+    if run.train.r1_gamma is not None:
+        return run.train.r1_gamma
+    return 0.0002 * run.model.size**2 / run.train.batch
+
+
+def resume_signature(run: RunConfig) -> dict:
+    """What a checkpoint must agree on to be continued: the run minus operational keys."""
+    flat = flatten({"dataset": run.dataset, "model": to_dict(run.model), "train": to_dict(run.train)})
+    return {k: v for k, v in flat.items() if k not in OPERATIONAL_KEYS}
+
+
+def check_run(run: RunConfig, world_size: int = 1) -> None:
+    """Training-specific checks, before any work (one line naming the key)."""
+    from cips.config import ConfigError
+
+    key = f"runs.{run.name}"
+    if run.train.patch is not None:
+        if run.model.arch != "cips":
+            raise ConfigError(f"{key}.train.patch: patch training needs model.arch cips, got {run.model.arch}")
+        if run.model.coords == "cylindrical":
+            raise ConfigError(f"{key}.train.patch: not combinable with cylindrical coordinates")
+        sigma = run.train.patch_sigma or run.model.size / run.train.patch
+        if (run.train.patch - 1) * sigma >= run.model.size:
+            raise ConfigError(f"{key}.train.patch_sigma: {sigma} makes a {run.train.patch}-point patch wider "
+                              f"than model.size {run.model.size}")
+    if run.train.batch % world_size:
+        raise ConfigError(f"{key}.train.batch: {run.train.batch} is not divisible by the {world_size} processes")
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT set a flag; the loop saves a checkpoint at the end of the step and stops."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    """One run's models, optimizers and loop; `run()` trains to `train.steps`."""
+
+    def __init__(self, run: RunConfig, lmdb: str | Path, out_dir: str | Path, scale: str = "demo", *,
+                 track: bool = True, progress: bool = True, root: str | Path | None = None) -> None:
+        self.cfg, self.scale, self.root = run, scale, root
+        self.out_dir = Path(out_dir)
+        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        self.device = resolve_device(run.train.device)
+        self.world = dist_utils.init_from_env(self.device.type)
+        check_run(run, self.world.size)
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(self.device)
+            torch.backends.cuda.matmul.allow_tf32 = run.train.tf32
+            torch.backends.cudnn.allow_tf32 = run.train.tf32
+        self.track, self.progress = track and self.world.is_main, progress
+        t = run.train
+        self.local_batch = t.batch // self.world.size
+        self.gamma = r1_gamma(run)
+        self.reg_every = t.r1_every if self.gamma > 0 else 0
+        self.patch = t.patch
+        self.sigma = (t.patch_sigma or run.model.size / t.patch) if t.patch else None
+
+        torch.manual_seed(t.seed)  # identical initial weights on every rank
+        self.G = build_generator(run.model).to(self.device)
+        self.D = build_discriminator(run.model, size=t.patch or run.model.size).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=tuple(t.betas), eps=t.eps)
+        d_lr, d_betas = lazy_adam_correction(t.lr, t.betas, self.reg_every)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=t.eps)
+        self.G_train = self.G
+        if t.compile:
+            try:
+                self.G_train = torch.compile(self.G)
+            except Exception as err:  # optional speed-up: fall back to eager
+                log.warning("torch.compile unavailable (%s); training eagerly", err)
+        self.step, self.seen_img, self.wall_time = 0, 0, 0.0
+        self.mlflow_run_id: str | None = None
+        self.resumed_from: int | None = None
+        self._maybe_resume()
+        torch.manual_seed(t.seed * 7919 + self.world.rank + 1 + (0 if self.resumed_from is None else self.step))
+        if self.resumed_from is not None and self.world.is_main and "rng" in self._ckpt:
+            torch.set_rng_state(self._ckpt["rng"]["torch"])
+            if self.device.type == "cuda" and self._ckpt["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state(self._ckpt["rng"]["cuda"], self.device)
+        self._ckpt = None
+        self.reals = RealImages(lmdb, run.model.size, t.batch, t.seed, t.flip, rank=self.world.rank,
+                                world=self.world.size, workers=t.workers, start=self.step, device=self.device)
+        self.fixed_z = torch.randn(t.n_samples, run.model.style_dim,
+                                   generator=torch.Generator().manual_seed(t.seed + 12345)).to(self.device)
+        self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=t.amp == "bf16")
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _maybe_resume(self) -> None:
+        self._ckpt = None
+        if not self.checkpoint_path.is_file():
+            return
+        try:
+            ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        except Exception as err:  # noqa: BLE001 - an unreadable file is not resumable, whatever the reason
+            log.warning("%s: unreadable (%s); training from scratch", self.checkpoint_path, err)
+            return
+        if ckpt.get("format") != FORMAT or "g" not in ckpt or "signature" not in ckpt:
+            log.warning("%s: not a training checkpoint of this project; training from scratch", self.checkpoint_path)
+            return
+        mine = resume_signature(self.cfg)
+        changed = sorted(k for k in set(mine) | set(ckpt["signature"]) if mine.get(k) != ckpt["signature"].get(k))
+        if changed:
+            log.info("%s: params changed (%s); training from scratch", self.checkpoint_path, ", ".join(changed[:5]))
+            return
+        if ckpt["step"] > self.cfg.train.steps:
+            log.info("%s: at step %d, beyond train.steps %d; training from scratch", self.checkpoint_path,
+                     ckpt["step"], self.cfg.train.steps)
+            return
+        self.G.load_state_dict(ckpt["g"])
+        self.G_ema.load_state_dict(ckpt["g_ema"])
+        self.D.load_state_dict(ckpt["d"])
+        self.g_opt.load_state_dict(ckpt["g_opt"])
+        self.d_opt.load_state_dict(ckpt["d_opt"])
+        self.step, self.seen_img = ckpt["step"], ckpt["seen_img"]
+        self.wall_time = ckpt.get("wall_time_s", 0.0)
+        self.mlflow_run_id = ckpt.get("mlflow_run_id")
+        self.resumed_from = self.step
+        self._ckpt = ckpt
+        if self.world.is_main:
+            log.info("resuming %s at step %d", self.cfg.name, self.step)
+
+    def save(self) -> None:
+        """Write the checkpoint atomically (rank 0 only)."""
+        if not self.world.is_main:
+            return
+        cuda_rng = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        save_atomic({
+            "format": FORMAT,
+            "model": to_dict(self.cfg.model),
+            "g_ema": self.G_ema.state_dict(),
+            "g": self.G.state_dict(),
+            "d": self.D.state_dict(),
+            "g_opt": self.g_opt.state_dict(),
+            "d_opt": self.d_opt.state_dict(),
+            "step": self.step,
+            "seen_img": self.seen_img,
+            "wall_time_s": self.wall_time,
+            "rng": {"torch": torch.get_rng_state(), "cuda": cuda_rng},
+            "run": to_dict(self.cfg),
+            "signature": resume_signature(self.cfg),
+            "scale": self.scale,
+            "mlflow_run_id": self.mlflow_run_id,
+        }, self.checkpoint_path)
+
+    # ------------------------------------------------------------------ one step
+
+    def _coords(self, g: torch.Generator) -> torch.Tensor | None:
+        """Coordinates the generator renders this step (None: the full training grid), this rank's share."""
+        m, b, w = self.cfg.model, self.cfg.train.batch, self.world
+        if self.patch:
+            u, v = coords.random_patch_offsets(b, m.size, self.patch, self.sigma, generator=g)
+            return coords.patch_grid(m.size, self.patch, self.sigma, u[w.rank:: w.size],
+                                     v[w.rank:: w.size]).to(self.device)
+        if m.coords == "cylindrical":
+            x0 = coords.random_cylinder_offsets(b, m.panorama_width, generator=g)
+            return coords.cylinder_grid(m.size, m.panorama_width, x0[w.rank:: w.size], m.size).to(self.device)
+        return None
+
+    def _latents(self, g: torch.Generator) -> torch.Tensor:
+        z = torch.randn(self.cfg.train.batch, self.cfg.model.style_dim, generator=g)
+        return z[self.world.rank:: self.world.size].to(self.device)
+
+    def _generate(self, z: torch.Tensor, xy: torch.Tensor | None) -> torch.Tensor:
+        if xy is None:
+            return self.G_train(z)
+        return self.G_train(z, coords=xy)
+
+    def _real_view(self, reals: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        if not self.patch:
+            return reals
+        w = self.world
+        u, v = coords.random_patch_offsets(self.cfg.train.batch, self.cfg.model.size, self.patch, self.sigma,
+                                           generator=g)
+        return coords.extract_patches(reals, u[w.rank:: w.size].to(self.device), v[w.rank:: w.size].to(self.device),
+                                      self.patch, self.sigma)
+
+    def train_step(self) -> dict[str, float]:
+        """One D step (with R1 when due), one G step, one EMA update; returns the losses (mean over ranks)."""
+        seed, step = self.cfg.train.seed, self.step
+        g_d, g_g = step_generator(seed, step, 2), step_generator(seed, step, 3)
+        reals = next(self.reals)
+        out: dict[str, float] = {}
+
+        # discriminator
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        with torch.no_grad(), self.amp:
+            fakes = self._generate(self._latents(g_d), self._coords(g_d))
+        reals = self._real_view(reals, g_d).detach()
+        do_r1 = self.reg_every > 0 and step % self.reg_every == 0
+        reals.requires_grad_(do_r1)
+        with self.amp:
+            real_logits = self.D(reals)
+            fake_logits = self.D(fakes.float())
+            loss_d = d_logistic(real_logits.float(), fake_logits.float())
+        if do_r1:
+            r1 = r1_penalty(real_logits.float(), reals)
+            loss_d_total = loss_d + (self.gamma / 2) * r1 * self.reg_every
+            out["r1"] = float(dist_utils.mean_scalar(r1.detach(), self.world))
+        else:
+            loss_d_total = loss_d
+        out["loss_d"] = float(dist_utils.mean_scalar(loss_d.detach(), self.world))
+        out["d_real"] = float(dist_utils.mean_scalar(real_logits.detach().float().mean(), self.world))
+        out["d_fake"] = float(dist_utils.mean_scalar(fake_logits.detach().float().mean(), self.world))
+        self._check_finite(out)
+        self.d_opt.zero_grad(set_to_none=True)
+        loss_d_total.backward()
+        dist_utils.average_gradients(self.D, self.world)
+        self.d_opt.step()
+
+        # generator
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        with self.amp:
+            fakes = self._generate(self._latents(g_g), self._coords(g_g))
+            loss_g = g_nonsaturating(self.D(fakes.float()).float())
+        out["loss_g"] = float(dist_utils.mean_scalar(loss_g.detach(), self.world))
+        self._check_finite(out)
+        self.g_opt.zero_grad(set_to_none=True)
+        loss_g.backward()
+        dist_utils.average_gradients(self.G, self.world)
+        self.g_opt.step()
+
+        # EMA
+        t = self.cfg.train
+        self.seen_img += t.batch
+        beta = ema_beta(t.batch, t.ema_halflife_kimg, self.seen_img, t.ema_rampup)
+        update_ema(self.G_ema, self.G, beta)
+        out["ema_beta"] = beta
+        self.step += 1
+        return out
+
+    def _check_finite(self, values: dict[str, float]) -> None:
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(f"run {self.cfg.name}: {', '.join(bad)} not finite at step {self.step}; "
+                                   f"kept the last good checkpoint {self.checkpoint_path} (lower train.lr or "
+                                   f"raise train.r1_gamma)")
+
+    # ------------------------------------------------------------------ samples and the whole loop
+
+    @torch.no_grad()
+    def samples(self) -> torch.Tensor:
+        """EMA samples of the fixed latents (noise off), (N, 3, H, W) in [-1, 1]."""
+        imgs = []
+        for z in self.fixed_z.split(16):
+            imgs.append(self.G_ema(z, noise_mode="zero").float().clamp(-1, 1).cpu())
+        return torch.cat(imgs)
+
+    def run(self) -> TrainResult:
+        t = self.cfg.train
+        tracker = None
+        if self.track:
+            from cips.tracking import TrainingRun
+
+            tracker = TrainingRun(self.cfg, self.scale, self.mlflow_run_id, self.root)
+            self.mlflow_run_id = tracker.run_id
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"train {self.cfg.name}", unit="step",
+                   disable=not (self.progress and self.world.is_main), dynamic_ncols=True)
+        last: dict[str, float] = {}
+        status = "FAILED"
+        t0 = time.perf_counter()
+        window_t, window_step = t0, self.step
+        try:
+            with _StopFlag() as stop:
+                while self.step < t.steps:
+                    last.update(self.train_step())
+                    bar.update(1)
+                    now = time.perf_counter()
+                    if self.step % t.log_every == 0 or self.step == t.steps:
+                        rate = (self.step - window_step) * t.batch / max(now - window_t, 1e-9)
+                        window_t, window_step = now, self.step
+                        last["img_per_s"] = rate
+                        bar.set_postfix(loss_d=f"{last['loss_d']:.3f}", loss_g=f"{last['loss_g']:.3f}",
+                                        img_s=f"{rate:.0f}")
+                        if tracker:
+                            lrs = {"lr_g": self.g_opt.param_groups[0]["lr"], "lr_d": self.d_opt.param_groups[0]["lr"]}
+                            tracker.log_metrics({**last, **lrs, "kimg": self.seen_img / 1000}, self.step)
+                    if tracker and (self.step % t.sample_every == 0 or self.step == t.steps):
+                        tracker.log_image(grid_image(self.samples()), f"samples/step_{self.step:07d}.png")
+                    if stop.signal is not None:
+                        self.wall_time += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save()
+                        status = "KILLED"
+                        raise TrainingInterrupted(f"run {self.cfg.name}: stopped by signal {stop.signal} at step "
+                                                  f"{self.step}; checkpoint saved, run the stage again to resume")
+                    if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+                        self.wall_time += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save()
+            status = "FINISHED"
+        finally:
+            bar.close()
+            if tracker:
+                tracker.finish(status)
+        result = TrainResult(
+            step=self.step, steps=t.steps,
+            img_per_s=self.seen_img / self.wall_time if self.wall_time > 0 else 0.0,
+            wall_time_s=self.wall_time,
+            params_g=sum(p.numel() for p in self.G.parameters()),
+            params_d=sum(p.numel() for p in self.D.parameters()),
+            resumed_from=self.resumed_from, mlflow_run_id=self.mlflow_run_id,
+            max_rank_divergence=max(dist_utils.max_divergence(self.G, self.world),
+                                    dist_utils.max_divergence(self.D, self.world)),
+            last=last,
+        )
+        return result
+
+
+def train(run: RunConfig, lmdb: str | Path, out_dir: str | Path, scale: str = "demo", **kwargs) -> TrainResult:
+    """Train run `run` from `lmdb` into `out_dir/checkpoint.pt`, resuming a compatible checkpoint."""
+    trainer = Trainer(run, lmdb, out_dir, scale, **kwargs)
+    try:
+        return trainer.run()
+    finally:
+        dist_utils.shutdown(trainer.world)

@@ -1,0 +1,260 @@
+"""Training on a tiny LMDB: every run kind, exact resume, signals, bad params, divergence, DDP, MLflow."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from cips.config import ConfigError
+from cips.metrics.toy import blob_images, write_lmdb
+from cips.training import loop
+from cips.training.runner import train_from_params
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = 16
+
+BASE = {
+    "scale": "test",
+    "model": {"size": SIZE, "width": 16, "depth": 4, "style_dim": 16, "n_mlp": 2, "channel_base": 128,
+              "channel_max": 16, "discriminator": {"channel_base": 128, "channel_max": 16, "mbstd_group": 2}},
+    "train": {"steps": 3, "batch": 4, "r1_every": 2, "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
+              "n_samples": 4, "workers": 0, "device": "cpu", "ema_halflife_kimg": 0.01},
+    "eval": {},
+    "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [SIZE]}},
+    "runs": {
+        "toy-cips": {"dataset": "toy"},
+        "toy-stylegan2": {"dataset": "toy", "model": {"arch": "stylegan2"}},
+        "toy-patch": {"dataset": "toy", "train": {"patch": 8}},
+        "toy-panorama": {"dataset": "toy", "model": {"coords": "cylindrical", "panorama_width": 48}},
+        "toy-nonoise": {"dataset": "toy", "model": {"noise": False}},
+    },
+}
+
+
+def make_project(root: Path, **train_overrides) -> Path:
+    """A project directory with params.yaml and the toy LMDB; returns the params path."""
+    params = yaml.safe_load(yaml.safe_dump(BASE))
+    params["train"].update(train_overrides)
+    root.mkdir(parents=True, exist_ok=True)
+    lmdb = root / "data/toy/lmdb" / str(SIZE)
+    if not lmdb.exists():
+        write_lmdb(lmdb, blob_images(24, SIZE, seed=0))
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def train(root: Path, run: str = "toy-cips", track: bool = False, **overrides):
+    return train_from_params(run, make_project(root, **overrides), root, track=track, progress=False)
+
+
+def ckpt(root: Path, run: str = "toy-cips") -> dict:
+    return torch.load(root / "runs" / run / "checkpoint.pt", weights_only=False)
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    for part in ("g", "g_ema", "d"):
+        for k in a[part]:
+            torch.testing.assert_close(a[part][k], b[part][k], rtol=0, atol=0, msg=f"{part}.{k}")
+    for part in ("g_opt", "d_opt"):
+        for i, state in a[part]["state"].items():
+            for k, v in state.items():
+                torch.testing.assert_close(v, b[part]["state"][i][k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("run", ["toy-cips", "toy-stylegan2", "toy-patch", "toy-panorama"])
+def test_every_run_kind_trains_and_writes_its_outputs(tmp_path, run):
+    result = train(tmp_path, run)
+    assert result.step == 3 and all(torch.isfinite(torch.tensor(v)) for v in result.last.values())
+    info = json.loads((tmp_path / "runs" / run / "train.json").read_text())
+    assert info["step"] == 3 and info["params_g"] > 0 and info["params_d"] > 0 and info["img_per_s"] > 0
+    c = ckpt(tmp_path, run)
+    assert c["step"] == 3 and c["seen_img"] == 12 and set(c) >= {"g", "g_ema", "d", "g_opt", "d_opt", "rng", "run"}
+    if run == "toy-patch":  # D was built for 8x8 patches, G still renders 16x16 images
+        assert c["d"]["from_rgb.weight"].shape[0] > 0 and c["run"]["train"]["patch"] == 8
+        from cips.models.checkpoint import load_generator
+
+        assert load_generator(tmp_path / "runs/toy-patch/checkpoint.pt")(torch.randn(2, 16)).shape == (2, 3, 16, 16)
+
+
+def test_same_seed_gives_the_same_losses(tmp_path):
+    a, b = train(tmp_path / "a"), train(tmp_path / "b")
+    assert a.last["loss_d"] == b.last["loss_d"] and a.last["loss_g"] == b.last["loss_g"]
+    c = train(tmp_path / "c", seed=1)
+    assert c.last["loss_g"] != a.last["loss_g"]
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
+    train(tmp_path / "straight", steps=4)
+    first = train(tmp_path / "resumed", steps=2)
+    assert first.step == 2
+    second = train(tmp_path / "resumed", steps=4)
+    assert second.resumed_from == 2 and second.step == 4
+    assert_same_state(ckpt(tmp_path / "straight"), ckpt(tmp_path / "resumed"))
+
+
+def test_changed_params_start_from_scratch(tmp_path):
+    train(tmp_path, steps=2)
+    result = train(tmp_path, steps=2, lr=0.001)
+    assert result.resumed_from is None and result.step == 2
+
+
+def _stage(root: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "stages.train", "toy-cips", "--no-track", *args], cwd=root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_then_rerun_finishes_with_the_full_step_count(tmp_path):
+    make_project(tmp_path, steps=400, checkpoint_every=1)
+    proc = _stage(tmp_path)
+    path = tmp_path / "runs/toy-cips/checkpoint.pt"
+    deadline = time.time() + 120
+    while not path.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert path.exists(), proc.communicate()[1][-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = ckpt(tmp_path)["step"]  # the checkpoint left behind is complete and readable
+    assert 1 <= killed_at < 400
+    proc = _stage(tmp_path)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    info = json.loads((tmp_path / "runs/toy-cips/train.json").read_text())
+    assert info["step"] == 400 and info["resumed_from"] >= killed_at
+
+
+def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+    make_project(tmp_path, steps=100000, checkpoint_every=100000)
+    proc = _stage(tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _loop_started(proc):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "checkpoint saved" in err and ckpt(tmp_path)["step"] >= 1
+
+
+def _loop_started(proc: subprocess.Popen) -> bool:
+    """True once the stage has printed its progress bar (read without blocking)."""
+    import fcntl
+
+    fd = proc.stderr.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    try:
+        chunk = proc.stderr.read()
+    except (BlockingIOError, TypeError):
+        chunk = None
+    proc._seen = getattr(proc, "_seen", "") + (chunk or "")
+    return "step/s" in proc._seen or "step]" in proc._seen
+
+
+def test_bad_params_stop_before_any_work(tmp_path, capsys):
+    from stages import train as stage
+
+    params = make_project(tmp_path)
+    data = yaml.safe_load(params.read_text())
+    data["runs"]["bad"] = {"dataset": "toy", "train": {"patch": 6}}
+    params.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"runs\.bad\.train\.patch"):
+        train_from_params("toy-cips", params, tmp_path, track=False)
+    data["runs"]["bad"] = {"dataset": "toy", "train": {"stepz": 3}}
+    params.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"runs\.bad\.train\.stepz"):
+        train_from_params("toy-cips", params, tmp_path, track=False)
+    data["runs"]["bad"] = {"dataset": "toy", "model": {"arch": "stylegan2"}, "train": {"patch": 8}}
+    params.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"runs\.bad\.train\.patch: patch training needs model\.arch cips"):
+        train_from_params("bad", params, tmp_path, track=False)
+    data["runs"]["bad"] = {"dataset": "toy", "train": {"batch": 5}}
+    data["datasets"]["other"] = {"source": {"kind": "folder", "path": "x"}, "resolutions": [SIZE]}
+    data["runs"]["missing"] = {"dataset": "other"}
+    params.write_text(yaml.safe_dump(data))
+    capsys.readouterr()
+    assert stage.main(["missing", "--params", str(params), "--root", str(tmp_path), "--no-track"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "data/other/lmdb" in err and "prepare@other" in err
+    assert stage.main(["nope", "--params", str(params), "--root", str(tmp_path), "--no-track"]) == 2
+    assert "runs.nope" in capsys.readouterr().err
+    assert not (tmp_path / "runs/missing").exists() or not any((tmp_path / "runs/missing").iterdir())
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = loop.d_logistic
+
+    def poisoned(real_logits, fake_logits):
+        calls["n"] += 1
+        out = real(real_logits, fake_logits)
+        return out * float("nan") if calls["n"] >= 3 else out
+
+    monkeypatch.setattr(loop, "d_logistic", poisoned)
+    with pytest.raises(loop.TrainingDiverged, match="loss_d not finite at step 2"):
+        train(tmp_path, steps=5, checkpoint_every=2)
+    c = ckpt(tmp_path)
+    assert c["step"] == 2 and all(torch.isfinite(v).all() for v in c["g"].values())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    # Per-pixel noise is drawn per rank, so the exact comparison turns it off; everything else is shared.
+    single = train(tmp_path / "single", "toy-nonoise", steps=3)
+    assert single.step == 3
+    root = tmp_path / "ddp"
+    make_project(root, steps=3)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+           "-m", "stages.train", "toy-nonoise", "--no-track"]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((root / "runs/toy-nonoise/train.json").read_text())
+    assert info["step"] == 3 and info["max_rank_divergence"] == 0.0  # both ranks hold identical weights
+    a, b = ckpt(tmp_path / "single", "toy-nonoise"), ckpt(root, "toy-nonoise")
+    # Summation order differs between one batch of 4 and two all-reduced batches of 2; Adam divides by
+    # sqrt(v), which magnifies those float differences where gradients are tiny. The weights must still
+    # agree to far less than one Adam step (lr = 0.002) and most to float precision.
+    lr = 0.002
+    for part in ("g", "g_ema", "d"):
+        for k in a[part]:
+            torch.testing.assert_close(a[part][k], b[part][k], rtol=0, atol=lr / 8, msg=f"{part}.{k}")
+    close = sum(torch.allclose(a["g"][k], b["g"][k], rtol=1e-4, atol=1e-5) for k in a["g"])
+    assert close >= 0.5 * len(a["g"])
+
+
+def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    first = train(tmp_path / "p", track=True, steps=2)
+    second = train(tmp_path / "p", track=True, steps=4)
+    assert first.mlflow_run_id and second.mlflow_run_id == first.mlflow_run_id  # resume continues the run
+    c = MlflowClient(uri)
+    run = c.get_run(first.mlflow_run_id)
+    assert run.info.run_name == "toy-cips" and run.info.status == "FINISHED"
+    assert c.get_experiment(run.info.experiment_id).name == "cips-test-toy"
+    p = run.data.params
+    assert p["model.embeddings"] == "True" and p["train.batch"] == "4" and p["model.discriminator.mbstd_group"] == "2"
+    tags = run.data.tags
+    assert tags["DVC_STAGE"] == "train@toy-cips" and tags["DVC_EXP_NAME"] == "exp-test" and tags["cips.scale"] == "test"
+    history = c.get_metric_history(run.info.run_id, "loss_d")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+    assert {"loss_g", "img_per_s", "lr_g", "lr_d", "r1"} <= set(run.data.metrics)
+    names = [a.path for a in c.list_artifacts(run.info.run_id, "samples")]
+    assert "samples/step_0000002.png" in names and "samples/step_0000004.png" in names
