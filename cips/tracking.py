@@ -185,20 +185,39 @@ class TrainingRun:
         self.client.set_terminated(self.run_id, status=status)
 
 
-def log_evaluation(run_id: str, metrics: dict[str, Any], grid: np.ndarray | None = None,
-                   root: str | Path | None = None) -> None:
-    """Put an evaluation's numbers (and their protocol, as tags) on the training run it evaluates."""
+def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray | None = None,
+                   root: str | Path | None = None, run: RunConfig | None = None, scale: str | None = None) -> str:
+    """Put an evaluation's numbers (and their protocol, as tags) on the training run it evaluates.
+
+    Without a training run (imported or untracked checkpoints) a run named "<run>-eval" is created.
+    Returns the MLflow run id.
+    """
     from mlflow.entities import Metric
 
     c = client(root)
+    if run_id is not None:
+        try:
+            c.get_run(run_id)
+        except Exception:  # the store was replaced since training
+            run_id = None
+    if run_id is None:
+        name = metrics.get("run") or (run.name if run else "evaluation")
+        dataset = metrics.get("dataset") or (run.dataset if run else "unknown")
+        exp = ensure_experiment(c, experiment_name(scale or metrics.get("scale", "demo"), dataset), root)
+        tags = run_tags(run, scale or "demo", f"evaluate@{name}", root) if run else {"cips.run": name}
+        run_id = c.create_run(exp, run_name=f"{name}-eval", tags=tags).info.run_id
+        c.set_terminated(run_id)
     now = int(time.time() * 1000)
     step = (metrics.get("checkpoint") or {}).get("step") or 0
     values = {k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall") if k in metrics}
     for k, v in (metrics.get("floor") or {}).items():
-        values[f"floor_{k}"] = v
+        if isinstance(v, int | float):
+            values[f"floor_{k}"] = v
     c.log_batch(run_id, metrics=[Metric(k, float(v), now, int(step)) for k, v in values.items()])
     for name, proto in (metrics.get("protocol") or {}).items():
         for k, v in flatten(proto, f"eval.protocol.{name}").items():
             c.set_tag(run_id, k, str(v)[:PARAM_LIMIT])
+    c.set_tag(run_id, "dvc.evaluate_stage", f"evaluate@{metrics.get('run', '')}")
     if grid is not None:
         c.log_image(run_id, grid, artifact_file="eval_samples.png")
+    return run_id

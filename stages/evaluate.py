@@ -17,7 +17,7 @@ from pathlib import Path
 from cips.config import ConfigError, load_params
 
 
-def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Path = "."):
+def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".", track: bool = True):
     """Evaluate run `run` and write its metrics.json and sample grid; returns the EvalResult."""
     from cips.files import write_json_atomic, write_png
     from cips.metrics.evaluate import evaluate_checkpoint
@@ -36,7 +36,22 @@ def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Pat
     result.metrics["scale"] = params.scale  # the report refuses to mix scales
     write_json_atomic(result.metrics, run_dir / "metrics.json")
     write_png(result.grid, run_dir / "eval_samples.png")
+    if track:
+        from cips.tracking import log_evaluation
+
+        log_evaluation(_training_run_id(checkpoint), result.metrics, result.grid, root=root,
+                       run=cfg, scale=params.scale)
     return result
+
+
+def _training_run_id(checkpoint: Path) -> str | None:
+    """The MLflow run of the training that wrote `checkpoint` (None for imported or untracked ones)."""
+    from cips.models.checkpoint import load_checkpoint
+
+    try:
+        return load_checkpoint(checkpoint).get("mlflow_run_id")
+    except (OSError, ValueError, RuntimeError, EOFError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--root", default=".")
+    parser.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     args = parser.parse_args(argv)
     try:
-        result = run_stage(args.run, args.params, args.root)
+        result = run_stage(args.run, args.params, args.root, track=not args.no_track)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
