@@ -76,7 +76,8 @@ def write_run(root: Path, run: str, metrics: dict | None, train: dict | None = N
 def make_project(root: Path) -> Path:
     """A temporary project: the repository's params.yaml and a few evaluated demo runs."""
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    write_run(root, "fashion-cips", fake_metrics("fashion-cips", "fashion", 41.25), fake_train("fashion-cips", "fashion"))
+    write_run(root, "fashion-cips", fake_metrics("fashion-cips", "fashion", 41.25),
+              fake_train("fashion-cips", "fashion"))
     write_run(root, "fashion-stylegan2", fake_metrics("fashion-stylegan2", "fashion", 37.5),
               fake_train("fashion-stylegan2", "fashion"))
     write_run(root, "fashion-base", fake_metrics("fashion-base", "fashion", 44.0))
@@ -176,7 +177,7 @@ def test_formats_render(project: Path) -> None:
         tex = to_tex(table)
         assert r"\begin{tabular}" in tex and r"\end{table}" in tex
         assert to_rich(table).row_count == len(table.rows)
-    assert r"$^\dagger$" in to_tex(tables[2])
+    assert r"$^{\dagger1}$" in to_tex(tables[2])
 
 
 @pytest.mark.parametrize("fmt", ["md", "csv", "tex", "rich"])

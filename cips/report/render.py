@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from rich.table import Table as RichTable
@@ -47,7 +48,8 @@ TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#
 
 
 def tex_escape(text: str) -> str:
-    return "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
+    escaped = "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
+    return re.sub(r"\$\^\\dagger\$(\d+)", r"$^{\\dagger\1}$", escaped)  # numbered daggers: $^{\dagger1}$
 
 
 def to_tex(table: Table) -> str:
@@ -56,7 +58,7 @@ def to_tex(table: Table) -> str:
     lines = [
         r"\begin{table}[t]",
         r"\centering\small",
-        r"\caption{" + tex_escape(heading(table) + (". " + " ".join(table.notes) if table.notes else "")) + "}",
+        r"\caption{" + tex_escape(heading(table) + (". " + ". ".join(table.notes) if table.notes else "")) + "}",
         r"\begin{tabular}{" + "l" * len(cols) + "}",
         r"\toprule",
         " & ".join(tex_escape(c) for c in cols) + r" \\",

@@ -184,13 +184,13 @@ def flag(inputs: ReportInputs, ours: Ours, published: dict | None, reference: Ou
         skip = () if inputs.comparable_scale else SCALE_FIELDS
         reasons = differences(ours.protocol, published, skip)
         if reasons:
-            ours.flags.append(f"{what} of {ours.run} differs from the published protocol: {'; '.join(reasons)}")
+            ours.flags.append(f"{what} differs from the published protocol: {'; '.join(reasons)}")
     if reference is not None and reference is not ours and reference.protocol is not None:
         reasons = differences(ours.protocol, reference.protocol)
         if reasons:
             ours.flags.append(f"{what} of {ours.run} not comparable with {reference.run}'s: {'; '.join(reasons)}")
     if ours.protocol.get("note"):
-        ours.flags.append(f"{what} of {ours.run}: {ours.protocol['note']}")
+        ours.flags.append(f"{what}: {ours.protocol['note']}")
 
 
 def show(ours: Ours, digits: int, notes: Footnotes) -> str:
