@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
 
 from cips.files import write_bytes_atomic  # noqa: E402
 from cips.report.inputs import ReportInputs  # noqa: E402
@@ -54,9 +55,14 @@ def save(fig: Figure, directory: Path, name: str) -> list[Path]:
     return paths
 
 
-def caption(fig: Figure, title: str, text: str) -> None:
-    fig.suptitle(title, fontsize=11)
-    fig.text(0.5, -0.01, textwrap.fill(text, 110), ha="center", va="top", fontsize=7.5)
+def caption(fig: Figure, ax, title: str, text: str, above: float = 0.45, below: float = 0.12) -> None:
+    """Title `above` inches over and caption `below` inches under the axes `ax` (centred on the figure), so
+    no empty band separates them from the plot whatever its aspect."""
+    base = blended_transform_factory(fig.transFigure, ax.transAxes)
+    fig.text(0.5, 1.0, title, fontsize=11, ha="center", va="bottom",
+             transform=base + ScaledTranslation(0, above, fig.dpi_scale_trans))
+    fig.text(0.5, 0.0, textwrap.fill(text, 110), fontsize=7.5, ha="center", va="top",
+             transform=base + ScaledTranslation(0, -below, fig.dpi_scale_trans))
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
@@ -77,7 +83,7 @@ def image_row(title: str, panels: list[tuple[str, np.ndarray]], text: str, cmap:
         ax.set_axis_off()
     if colorbar and shown is not None:
         fig.colorbar(shown, ax=list(axes), shrink=0.8, label=colorbar)
-    caption(fig, title, text)
+    caption(fig, axes[0], title, text)
     return fig
 
 
@@ -200,8 +206,8 @@ def fig7_profile(inputs: ReportInputs, s: dict) -> Figure | None:
     ax.set_ylabel("azimuthal mean of the log spectrum" + (" / DC" if s["params"].get("normalise") == "dc" else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    caption(fig, "Fig. 7b: azimuthal integration of the spectra", spectra_text(inputs, s) + " Band: ±1 std across "
-            "images.")
+    caption(fig, ax, "Fig. 7b: azimuthal integration of the spectra", spectra_text(inputs, s) + " Band: ±1 std "
+            "across images.", above=0.1, below=0.5)
     return fig
 
 
@@ -217,7 +223,7 @@ def samples_figure(inputs: ReportInputs, run: str, path: Path) -> Figure:
     cfg = inputs.params.run(run)
     out = inputs.runs[run]
     step = out.step
-    fig = Figure(figsize=(6.0, 6.0 * grid.shape[0] / max(grid.shape[1], 1) + 0.6))
+    fig = Figure(figsize=(6.0, 6.0 * grid.shape[0] / max(grid.shape[1], 1)))
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
@@ -227,7 +233,7 @@ def samples_figure(inputs: ReportInputs, run: str, path: Path) -> Figure:
             + (f" at step {step}" if step is not None else "")
             + f", truncation {cfg.eval.truncation:g}, the first {cfg.eval.grid} of the evaluation's samples"
             + (f" (FID {fid:.2f} on N={cfg.eval.n_generated})" if fid is not None else "") + ".")
-    caption(fig, f"Samples: {run}", text)
+    caption(fig, ax, f"Samples: {run}", text, above=0.1)
     return fig
 
 
