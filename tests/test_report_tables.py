@@ -188,3 +188,30 @@ def test_cli_tables_formats_and_files(project: Path, fmt: str) -> None:
     assert "41.25" in result.output
     for ext in ("md", "csv", "tex"):
         assert (project / "reports" / "tables" / f"table1.{ext}").is_file()
+
+
+def test_cli_runs_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["runs", "--root", str(tmp_path)])
+    assert missing.exit_code == 2 and "no MLflow database" in missing.output
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("cips-demo-fashion")
+    for name, embeddings, fid in (("fashion-base", True, 44.0), ("fashion-ne", False, 60.0)):
+        with mlflow.start_run(run_name=name, tags={"cips.run": name}):
+            mlflow.log_params({"model.arch": "cips", "model.embeddings": embeddings, "model.fourier": True,
+                               "model.skips": False, "train.steps": 600})
+            mlflow.log_metrics({"fid": fid, "wall_time_s": 75.0})
+    listed = runner.invoke(app, ["runs", "--root", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    assert "fashion-base" in listed.output and "cips fourier embeddings" in listed.output
+    assert "60.00" in listed.output and "0:01:15" in listed.output and "fashion" in listed.output
+    diff = runner.invoke(app, ["compare", "fashion-base", "fashion-ne", "--root", str(tmp_path)])
+    assert diff.exit_code == 0, diff.output
+    assert "model.embeddings" in diff.output and "16.0000" in diff.output
+    assert "model.fourier" not in diff.output  # equal parameters are left out
+    unknown = runner.invoke(app, ["compare", "fashion-base", "nope", "--root", str(tmp_path)])
+    assert unknown.exit_code == 2 and "nope" in unknown.output
