@@ -81,9 +81,10 @@ def check_scale(outputs: dict[str, RunOutputs], scale: str, root: Path) -> None:
             if recorded is not None and recorded != scale:
                 bad.append(f"runs/{name}/{kind} is {recorded}")
     if bad:
+        shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise ScaleMismatch(
-            f"{root / 'runs'}: outputs of another scale than {scale!r} ({'; '.join(bad)}); "
-            f"re-run them at this scale or pass --scale"
+            f"{root / 'runs'}: refusing to mix scales: the report is at scale {scale!r} but {shown} "
+            f"(re-run those runs at this scale, or remove them)"
         )
 
 

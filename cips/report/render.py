@@ -72,8 +72,9 @@ def to_tex(table: Table) -> str:
 
 
 def to_rich(table: Table) -> RichTable:
-    caption = "\n".join([*table.notes, *table.footnotes]) or None
-    out = RichTable(title=heading(table), caption=caption, caption_justify="left", show_lines=False)
+    title = "\n".join([f"[bold]{heading(table)}[/bold]", *table.notes])  # heading notes above the table
+    caption = "\n".join(table.footnotes) or None
+    out = RichTable(title=title, title_justify="left", caption=caption, caption_justify="left")
     for col in table.columns:
         out.add_column(col, overflow="fold")
     for row in table.rows:
