@@ -215,3 +215,14 @@ def test_cli_runs_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "model.fourier" not in diff.output  # equal parameters are left out
     unknown = runner.invoke(app, ["compare", "fashion-base", "nope", "--root", str(tmp_path)])
     assert unknown.exit_code == 2 and "nope" in unknown.output
+
+
+def test_paper_scale_flags_only_real_differences(tmp_path: Path) -> None:
+    shutil.copy(REPO / "configs" / "paper.yaml", tmp_path / "params.yaml")
+    write_run(tmp_path, "ffhq-cips", fake_metrics("ffhq-cips", "ffhq", 4.5, scale="paper", n=50_000, resolution=256))
+    write_run(tmp_path, "ffhq-stylegan2",
+              fake_metrics("ffhq-stylegan2", "ffhq", 3.9, scale="paper", n=10_000, resolution=256))
+    t1 = build_tables(load_inputs(tmp_path / "params.yaml", tmp_path), (1,))[0]
+    assert cell(t1, "FFHQ", "CIPS (ours)") == "4.50"  # the paper's protocol: no dagger
+    assert cell(t1, "FFHQ", "StyleGANv2 (ours)").startswith("3.90 †")
+    assert any("n_generated: 10000 vs 50000" in f for f in t1.footnotes)
