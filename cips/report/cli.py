@@ -1,11 +1,122 @@
-"""The `cips-report` command line."""
+"""The `cips-report` command line: tables, figures, the report page, and MLflow runs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import typer
 
 app = typer.Typer(help="Tables and figures of the CIPS reproduction.", no_args_is_help=True)
 
+PARAMS = typer.Option("params.yaml", "--params", help="params.yaml to read (relative: to --root if not here)")
+ROOT = typer.Option(".", "--root", help="project root holding runs/ and reports/")
+SCALE = typer.Option(None, "--scale", help="demo | paper | test (default: params.yaml's scale)")
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", err=True)
+    raise typer.Exit(2)
+
+
+def _inputs(params: str, root: str, scale: str | None):
+    from cips.config import ConfigError
+    from cips.report.inputs import ScaleMismatch, load_inputs
+
+    if scale is not None and scale not in ("demo", "paper", "test"):
+        _fail(ValueError(f"--scale {scale!r}: one of demo, paper, test"))
+    try:
+        return load_inputs(params, root, scale)
+    except (ConfigError, ScaleMismatch, ValueError) as err:
+        _fail(err)
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console()
+    return Console(width=max(console.width, 200)) if not console.is_terminal else console
+
 
 @app.command()
-def tables() -> None:
-    """Print Tables 1-5 (published values beside ours)."""
-    raise typer.Exit(code=1)
+def tables(
+    table: int | None = typer.Option(None, "--table", "-t", help="one table (1-5); default all"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md | csv | tex | rich"),
+    scale: str | None = SCALE,
+    params: str = PARAMS,
+    root: str = ROOT,
+) -> None:
+    """Print Tables 1-5 (published values beside ours) and write reports/tables/table<N>.{md,csv,tex}."""
+    from cips.report.render import FORMATS, render, to_rich, write_table_files
+    from cips.report.tables import TABLES, build_tables
+
+    if fmt not in FORMATS:
+        _fail(ValueError(f"--format {fmt!r}: one of {', '.join(FORMATS)}"))
+    if table is not None and table not in TABLES:
+        _fail(ValueError(f"--table {table}: one of {', '.join(map(str, TABLES))}"))
+    inputs = _inputs(params, root, scale)
+    built = build_tables(inputs, (table,) if table else TABLES)
+    console = _console()
+    for t in built:
+        write_table_files(t, Path(root) / "reports" / "tables")
+        if fmt == "rich":
+            console.print(to_rich(t))
+        else:
+            typer.echo(render(t, fmt))
+
+
+@app.command()
+def figures(scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> None:
+    """Render Figs. 3-7 and the sample grids into reports/figures/ (PNG and PDF); missing inputs are skipped."""
+    from cips.report.figures import render_figures
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    inputs = _inputs(params, root, scale)
+    made = render_figures(inputs)
+    typer.echo(f"{len(made)} figures in {Path(root) / 'reports' / 'figures'}")
+
+
+@app.command()
+def build(scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> None:
+    """The DVC `report` stage: reports/tables/*, reports/figures/* and reports/README.md."""
+    from cips.report.page import build_report
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    inputs = _inputs(params, root, scale)
+    page = build_report(inputs)
+    typer.echo(f"wrote {page}")
+
+
+@app.command()
+def runs(
+    root: str = ROOT,
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="only experiments whose name has this"),
+) -> None:
+    """List the MLflow runs: name, dataset, flags, steps, FID, wall time."""
+    from cips.report.mlflow_runs import TrackingError, runs_table, search
+
+    try:
+        frame = search(root, experiment)
+    except TrackingError as err:
+        _fail(err)
+    if frame.empty:
+        typer.echo("no MLflow runs")
+        return
+    _console().print(runs_table(frame))
+
+
+@app.command()
+def compare(a: str = typer.Argument(..., help="run name or id"), b: str = typer.Argument(..., help="run name or id"),
+            root: str = ROOT) -> None:
+    """The difference of two MLflow runs: parameters that differ, and every metric of either."""
+    from cips.report.mlflow_runs import TrackingError, compare_table, search
+
+    try:
+        table = compare_table(search(root), a, b)
+    except TrackingError as err:
+        _fail(err)
+    _console().print(table)
+
+
+if __name__ == "__main__":
+    app()

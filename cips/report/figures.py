@@ -1,0 +1,290 @@
+"""Figures 3-7 and the sample grids, rendered with matplotlib (Agg) into reports/figures/ as PNG and PDF.
+
+Inputs: reports/data/encodings.npz (Figs. 3-6, stages/encodings.py), reports/data/spectra.npz (Fig. 7,
+stages/spectra.py) and runs/<run>/eval_samples.png. A missing input skips its figure with a log line.
+Every caption states what the figure shows, its conventions and counts, and the scale when it is not the
+paper's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
+
+from cips.files import write_bytes_atomic  # noqa: E402
+from cips.report.inputs import ReportInputs  # noqa: E402
+
+log = logging.getLogger("cips.report")
+
+ENCODING_NAMES = {"fourier": "Fourier features", "embeddings": "coordinate embeddings"}
+FIG7_ORDER = ("real", "CIPS-base", "CIPS-NE", "StyleGAN2")
+FORMATS = ("png", "pdf")
+
+
+def figures_dir(inputs: ReportInputs) -> Path:
+    return inputs.root / "reports" / "figures"
+
+
+def data_path(inputs: ReportInputs, name: str) -> Path:
+    return inputs.root / "reports" / "data" / name
+
+
+def scale_prefix(inputs: ReportInputs) -> str:
+    return "" if inputs.comparable_scale else f"{inputs.scale.upper()} scale, not comparable with the paper. "
+
+
+def save(fig: Figure, directory: Path, name: str) -> list[Path]:
+    """`name`.png and `name`.pdf, each written atomically (temporary file, then rename)."""
+    paths = []
+    for fmt in FORMATS:
+        buf = io.BytesIO()
+        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+        fig.savefig(buf, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+        paths.append(write_bytes_atomic(buf.getvalue(), directory / f"{name}.{fmt}"))
+    return paths
+
+
+def caption(fig: Figure, ax, title: str, text: str, above: float = 0.45, below: float = 0.12) -> None:
+    """Title `above` inches over and caption `below` inches under the axes `ax` (centred on the figure), so
+    no empty band separates them from the plot whatever its aspect."""
+    base = blended_transform_factory(fig.transFigure, ax.transAxes)
+    fig.text(0.5, 1.0, title, fontsize=11, ha="center", va="bottom",
+             transform=base + ScaledTranslation(0, above, fig.dpi_scale_trans))
+    fig.text(0.5, 0.0, textwrap.fill(text, 110), fontsize=7.5, ha="center", va="top",
+             transform=base + ScaledTranslation(0, -below, fig.dpi_scale_trans))
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """A generator image in [-1, 1] (H, W, C) as RGB in [0, 1] (grey channels repeated)."""
+    x = np.clip((np.asarray(image, dtype=np.float64) + 1) / 2, 0, 1)
+    return np.repeat(x, 3, axis=-1) if x.ndim == 3 and x.shape[-1] == 1 else x
+
+
+def image_row(title: str, panels: list[tuple[str, np.ndarray]], text: str, cmap: str | None = None,
+              limits: tuple[float, float] | None = None, colorbar: str = "") -> Figure:
+    fig = Figure(figsize=(3.0 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    shown = None
+    for ax, (label, img) in zip(axes, panels, strict=True):
+        kw = {"vmin": limits[0], "vmax": limits[1]} if limits else {}
+        shown = ax.imshow(img, cmap=cmap, interpolation="nearest", **kw)
+        ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    if colorbar and shown is not None:
+        fig.colorbar(shown, ax=list(axes), shrink=0.8, label=colorbar)
+    caption(fig, axes[0], title, text)
+    return fig
+
+
+def encodings_source(inputs: ReportInputs) -> str:
+    spec = inputs.params.analysis.encodings or {}
+    return f"CIPS-base run {spec.get('base', '?')}" + (f", CIPS-NE run {spec['ne']}" if spec.get("ne") else "")
+
+
+def encodings_seed(inputs: ReportInputs) -> int:
+    return int((inputs.params.analysis.encodings or {}).get("seed", 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Figs. 3-6 (encodings.npz)
+
+
+def fig3(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
+    panels = [(label, to_unit(z[key])) for key, label in (("fig3/base_mean_style", "CIPS-base"),
+                                                           ("fig3/ne_mean_style", "CIPS-NE")) if key in z]
+    if not panels:
+        return None
+    text = (f"{scale_prefix(inputs)}The image of the mean style w (mean of the mapping network's output), noise "
+            f"off; {encodings_source(inputs)}.")
+    return image_row("Fig. 3: images of the mean style", panels, text)
+
+
+def fig4(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
+    names = [n for n in ENCODING_NAMES if f"fig4/{n}_spectrum" in z]
+    if not names:
+        return None
+    limits = tuple(float(v) for v in z["fig4/limits"]) if "fig4/limits" in z else None
+    panels = [(ENCODING_NAMES[n], z[f"fig4/{n}_spectrum"]) for n in names]
+    high = ", ".join(f"{ENCODING_NAMES[n]} {float(z[f'fig4/{n}_high_freq']):.1%}" for n in names
+                     if f"fig4/{n}_high_freq" in z)
+    text = (f"{scale_prefix(inputs)}Magnitude spectra of the positional encodings of CIPS-base "
+            f"({encodings_source(inputs)}): per-channel 2-D FFT over the training grid, channel mean removed, "
+            f"shifted (DC at the centre), |F| averaged over channels, log10; one colour scale (1st-99.9th "
+            f"percentile of both). Share of power beyond half the Nyquist radius: {high or 'n/a'}.")
+    return image_row("Fig. 4: spectra of the positional encodings", panels, text, cmap="viridis", limits=limits,
+                     colorbar="log10 |F|")
+
+
+def fig5(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
+    names = [n for n in ENCODING_NAMES if f"fig5/{n}_pca" in z]
+    if not names:
+        return None
+    panels = []
+    for n in names:
+        var = z.get(f"fig5/{n}_variance")
+        share = f"\n(explained variance {', '.join(f'{v:.0%}' for v in var)})" if var is not None else ""
+        panels.append((ENCODING_NAMES[n] + share, np.clip(z[f"fig5/{n}_pca"], 0, 1)))
+    text = (f"{scale_prefix(inputs)}First three principal components of each pixel's encoding vector shown as "
+            f"RGB (each component scaled between its 1st and 99th percentile); {encodings_source(inputs)}.")
+    return image_row("Fig. 5: PCA of the positional encodings", panels, text)
+
+
+def fig6(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
+    keys = (("fig6/normal", "normal"), ("fig6/no_embeddings", "coordinate embeddings zeroed"),
+            ("fig6/no_fourier", "Fourier features zeroed"))
+    panels = [(label, to_unit(z[key])) for key, label in keys if key in z]
+    if not panels:
+        return None
+    text = (f"{scale_prefix(inputs)}One image of CIPS-base (one latent, seed {encodings_seed(inputs)}, noise "
+            f"off) rendered normally and with each positional encoding set to zero; {encodings_source(inputs)}.")
+    return image_row("Fig. 6: the role of each encoding", panels, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Fig. 7 (spectra.npz)
+
+
+def load_spectra_npz(path: Path) -> dict:
+    """{'names', 'params', 'caption', '<name>/mean_spectrum', ...} of stages/spectra.py's file."""
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    data["names"] = [str(n) for n in data.get("names", [])]
+    data["params"] = json.loads(str(data["params"])) if "params" in data else {}
+    data["caption"] = str(data.get("caption", ""))
+    return data
+
+
+def spectra_order(names: list[str]) -> list[str]:
+    return [n for n in FIG7_ORDER if n in names] + [n for n in names if n not in FIG7_ORDER]
+
+
+def spectra_text(inputs: ReportInputs, s: dict) -> str:
+    counts = ", ".join(f"{n} {int(s[f'{n}/n'])}" for n in spectra_order(s["names"]) if f"{n}/n" in s)
+    spec = inputs.params.analysis.spectra or {}
+    runs = ", ".join(f"{k} = {spec[k]}" for k in ("base", "ne", "stylegan2") if spec.get(k))
+    params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+    return (f"{scale_prefix(inputs)}{s['caption']} Images per set: {counts}. Real images: dataset "
+            f"{spec.get('dataset', '?')}; runs: {runs or 'n/a'}. Settings: {params}.")
+
+
+def fig7_spectra(inputs: ReportInputs, s: dict) -> Figure | None:
+    names = [n for n in spectra_order(s["names"]) if f"{n}/mean_spectrum" in s]
+    if not names:
+        return None
+    maps = [s[f"{n}/mean_spectrum"] for n in names]
+    values = np.concatenate([m[np.isfinite(m)].ravel() for m in maps])
+    limits = (float(np.percentile(values, 1)), float(np.percentile(values, 99.9)))
+    return image_row("Fig. 7a: mean magnitude spectra", list(zip(names, maps, strict=True)),
+                     spectra_text(inputs, s), cmap="magma", limits=limits, colorbar="mean log magnitude")
+
+
+def fig7_profile(inputs: ReportInputs, s: dict) -> Figure | None:
+    names = [n for n in spectra_order(s["names"]) if f"{n}/profile" in s]
+    if not names:
+        return None
+    fig = Figure(figsize=(6.5, 4.2))
+    ax = fig.subplots()
+    for n in names:
+        r, p = s[f"{n}/radii"], s[f"{n}/profile"]
+        style = {"color": "black", "lw": 2.0} if n == "real" else {"lw": 1.4}
+        ax.plot(r, p, label=f"{n} (n={int(s[f'{n}/n'])})" if f"{n}/n" in s else n, **style)
+        if f"{n}/profile_std" in s:
+            std = s[f"{n}/profile_std"]
+            ax.fill_between(r, p - std, p + std, alpha=0.12, color=ax.lines[-1].get_color())
+    ax.set_xlabel("spatial frequency (ring radius, cycles per image)")
+    ax.set_ylabel("azimuthal mean of the log spectrum" + (" / DC" if s["params"].get("normalise") == "dc" else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    caption(fig, ax, "Fig. 7b: azimuthal integration of the spectra", spectra_text(inputs, s) + " Band: ±1 std "
+            "across images.", above=0.1, below=0.5)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# sample grids (Fig. 1 style)
+
+
+def samples_figure(inputs: ReportInputs, run: str, path: Path) -> Figure:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        grid = np.asarray(im.convert("RGB"))
+    cfg = inputs.params.run(run)
+    out = inputs.runs[run]
+    step = out.step
+    fig = Figure(figsize=(6.0, 6.0 * grid.shape[0] / max(grid.shape[1], 1)))
+    ax = fig.subplots()
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    fid = (out.metrics or {}).get("fid")
+    text = (f"{scale_prefix(inputs)}Uncurated samples of run {run} ({cfg.model.arch}, dataset {cfg.dataset}, "
+            f"{cfg.model.size}x{cfg.model.size}), EMA generator"
+            + (f" at step {step}" if step is not None else "")
+            + f", truncation {cfg.eval.truncation:g}, the first {cfg.eval.grid} of the evaluation's samples"
+            + (f" (FID {fid:.2f} on N={cfg.eval.n_generated})" if fid is not None else "") + ".")
+    caption(fig, ax, f"Samples: {run}", text, above=0.1)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# all of them
+
+
+def _load(path: Path, loader: Callable[[Path], dict]) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return loader(path)
+    except (OSError, ValueError, KeyError) as err:
+        log.warning("%s: unreadable (%s); its figures are skipped", path, err)
+        return None
+
+
+def _npz(path: Path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def render_figures(inputs: ReportInputs) -> list[str]:
+    """Render every figure whose inputs exist; returns the names written (without extension)."""
+    out_dir = figures_dir(inputs)
+    made: list[str] = []
+
+    def emit(name: str, fig: Figure | None, source: Path) -> None:
+        if fig is None:
+            log.info("%s: skipped (%s has none of its arrays)", name, source)
+            return
+        save(fig, out_dir, name)
+        made.append(name)
+
+    enc_path = data_path(inputs, "encodings.npz")
+    enc = _load(enc_path, _npz)
+    for name, fn in (("fig3", fig3), ("fig4", fig4), ("fig5", fig5), ("fig6", fig6)):
+        if enc is None:
+            log.info("%s: skipped (no %s; run `dvc repro encodings`)", name, enc_path)
+        else:
+            emit(name, fn(inputs, enc), enc_path)
+    spec_path = data_path(inputs, "spectra.npz")
+    spectra = _load(spec_path, load_spectra_npz)
+    for name, fn in (("fig7_spectra", fig7_spectra), ("fig7_profile", fig7_profile)):
+        if spectra is None:
+            log.info("%s: skipped (no %s; run `dvc repro spectra`)", name, spec_path)
+        else:
+            emit(name, fn(inputs, spectra), spec_path)
+    for run, out in inputs.runs.items():
+        if out.samples is None:
+            log.info("samples_%s: skipped (no runs/%s/eval_samples.png)", run, run)
+            continue
+        emit(f"samples_{run}", samples_figure(inputs, run, out.samples), out.samples)
+    return made

@@ -1,0 +1,111 @@
+"""cips-report figures and build: PNG + PDF per figure, skipped inputs, README.md linking the figures."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_report_tables import make_project  # tests/ is on sys.path (pytest's rootdir import)
+from typer.testing import CliRunner
+
+from cips.config import ModelConfig
+from cips.files import save_npz_atomic, write_png
+from cips.metrics.encodings import encodings_figure_data
+from cips.metrics.spectrum import SpectrumAccumulator, SpectrumParams, save_spectra
+from cips.models import build_generator
+from cips.report.cli import app
+from cips.report.figures import render_figures
+from cips.report.inputs import load_inputs
+
+FIG_NAMES = ("fig3", "fig4", "fig5", "fig6", "fig7_spectra", "fig7_profile")
+
+
+def write_encodings(root: Path) -> None:
+    """reports/data/encodings.npz from two tiny untrained CIPS generators (the real stage's function)."""
+    small = dict(size=16, width=16, depth=4, style_dim=16, n_mlp=2, skips=False)
+    torch.manual_seed(0)
+    base = build_generator(ModelConfig(**small)).eval()
+    ne = build_generator(ModelConfig(**small, embeddings=False)).eval()
+    save_npz_atomic(root / "reports" / "data" / "encodings.npz", encodings_figure_data(base, ne))
+
+
+def write_spectra(root: Path) -> None:
+    """reports/data/spectra.npz of random image sets (the real stage's functions)."""
+    rng = np.random.default_rng(0)
+    results = {}
+    for i, name in enumerate(("real", "CIPS-base", "CIPS-NE", "StyleGAN2")):
+        acc = SpectrumAccumulator(SpectrumParams())
+        images = rng.integers(0, 256 - 40 * i, size=(8, 3, 16, 16), dtype=np.uint8)
+        acc.update(torch.from_numpy(images))
+        results[name] = acc.result()
+    save_spectra(root / "reports" / "data" / "spectra.npz", results)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = make_project(tmp_path)
+    write_encodings(root)
+    write_spectra(root)
+    grid = np.random.default_rng(1).integers(0, 256, size=(67, 67, 3), dtype=np.uint8)
+    write_png(grid, root / "runs" / "fashion-cips" / "eval_samples.png")
+    return root
+
+
+def test_figures_png_and_pdf(project: Path) -> None:
+    made = render_figures(load_inputs(project / "params.yaml", project))
+    assert set(FIG_NAMES) <= set(made) and "samples_fashion-cips" in made
+    for name in made:
+        for ext in ("png", "pdf"):
+            path = project / "reports" / "figures" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+    assert (project / "reports" / "figures" / "fig7_profile.png").read_bytes()[:4] == b"\x89PNG"
+    assert (project / "reports" / "figures" / "fig4.pdf").read_bytes()[:4] == b"%PDF"
+    assert not list((project / "reports" / "figures").glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_missing_inputs_skip_figures(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_project(tmp_path)
+    write_spectra(root)
+    with caplog.at_level(logging.INFO, logger="cips.report"):
+        made = render_figures(load_inputs(root / "params.yaml", root))
+    assert made == ["fig7_spectra", "fig7_profile"]
+    assert "fig4: skipped" in caplog.text and "encodings.npz" in caplog.text
+    assert "samples_fashion-cips: skipped" in caplog.text
+
+
+def test_build_writes_page_linking_figures(project: Path) -> None:
+    result = CliRunner().invoke(app, ["build", "--root", str(project), "--params", str(project / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    page = (project / "reports" / "README.md").read_text()
+    assert "DEMO scale (32x32" in page
+    for n in range(1, 6):
+        assert f"Table {n}:" in page
+        for ext in ("md", "csv", "tex"):
+            assert (project / "reports" / "tables" / f"table{n}.{ext}").is_file()
+    links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", page)
+    assert {f"figures/{n}.png" for n in FIG_NAMES} | {"figures/samples_fashion-cips.png"} <= set(links)
+    for link in links:
+        assert (project / "reports" / link).is_file()
+    assert "41.25" in page and "not run at this scale" in page
+
+
+def test_build_from_root_with_defaults(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cips-report build` with no options, run from the project root (the DVC stage's command)."""
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, ["build"])
+    assert result.exit_code == 0, result.output
+    assert (project / "reports" / "README.md").is_file()
+    assert (project / "reports" / "figures" / "fig4.png").is_file()
+
+
+def test_build_without_any_input(tmp_path: Path) -> None:
+    root = tmp_path
+    (root / "params.yaml").write_text((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    result = CliRunner().invoke(app, ["build", "--root", str(root), "--params", str(root / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    page = (root / "reports" / "README.md").read_text()
+    assert "Not available yet" in page and "not run at this scale" in page
