@@ -71,11 +71,9 @@ def store_lock(root: str | Path | None = None) -> Iterator[None]:
 
 def client(root: str | Path | None = None):
     """An MlflowClient on the project's store (created on first use, under the lock)."""
-    import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri(root)
-    mlflow.set_tracking_uri(uri)
+    uri = tracking_uri(root)  # not mlflow.set_tracking_uri: it exports MLFLOW_TRACKING_URI to this process
     with store_lock(root):
         c = MlflowClient(uri)
         c.search_experiments(max_results=1)  # creates and migrates a fresh store while we hold the lock
@@ -135,8 +133,6 @@ class TrainingRun:
 
     def __init__(self, run: RunConfig, scale: str, run_id: str | None = None, root: str | Path | None = None,
                  log_system_metrics: bool = True) -> None:
-        import mlflow
-
         self.client = client(root)
         exp_id = ensure_experiment(self.client, experiment_name(scale, run.dataset), root)
         if run_id is not None:
@@ -167,7 +163,6 @@ class TrainingRun:
             except Exception as err:  # optional: never fail a training for the monitor
                 log.info("system metrics off: %s", err)
                 self._system = None
-        self._mlflow = mlflow
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric

@@ -118,6 +118,8 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         r = logged[run]
         assert finite(r.data.metrics.get("fid")) and finite(r.data.metrics.get("loss_g")), run
         assert r.data.tags["DVC_STAGE"] == f"train@{run}" and r.data.params["dataset"] == params["runs"][run]["dataset"]
+        assert client.list_artifacts(r.info.run_id, "samples"), run  # sample grids, under the repository root
+    assert (repo / "mlartifacts").is_dir() and not (repo / "mlruns").exists()
 
     # nothing to do the second time
     again = sh(dvc + ["repro"], repo, env)
