@@ -1,6 +1,7 @@
 """Training on a tiny LMDB: every run kind, exact resume, signals, bad params, divergence, DDP, MLflow."""
 
 import json
+import math
 import os
 import signal
 import socket
@@ -258,3 +259,8 @@ def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch)
     assert {"loss_g", "img_per_s", "lr_g", "lr_d", "r1"} <= set(run.data.metrics)
     names = [a.path for a in c.list_artifacts(run.info.run_id, "samples")]
     assert "samples/step_0000002.png" in names and "samples/step_0000004.png" in names
+
+
+def test_bf16_autocast_trains_with_finite_losses(tmp_path):
+    result = train(tmp_path, steps=2, amp="bf16")
+    assert result.step == 2 and all(math.isfinite(v) for v in result.last.values())
