@@ -77,3 +77,21 @@ def test_evaluation_lands_on_the_training_run_or_a_new_one(tmp_path, monkeypatch
     assert "eval_samples.png" in [a.path for a in c.list_artifacts(training.run_id)]
     other = tracking.log_evaluation(None, metrics, None, root=tmp_path, run=run_cfg, scale="test")
     assert other != training.run_id and c.get_run(other).info.run_name == "toy-run-eval"
+
+
+def test_git_dirty_ignores_what_the_pipeline_rewrites(tmp_path):
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
+           "PATH": "/usr/bin:/bin"}
+    (tmp_path / "runs").mkdir()
+    for name in ("dvc.lock", "runs/metrics.json", "code.py"):
+        (tmp_path / name).write_text("a")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        subprocess.run(cmd, cwd=tmp_path, env=env, check=True)
+    (tmp_path / "dvc.lock").write_text("b")
+    (tmp_path / "runs/metrics.json").write_text("b")
+    state = tracking.git_state(tmp_path)
+    assert len(state["git.commit"]) == 40 and state["git.dirty"] == "false"
+    (tmp_path / "code.py").write_text("b")
+    assert tracking.git_state(tmp_path)["git.dirty"] == "true"
