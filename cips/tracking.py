@@ -160,7 +160,8 @@ class TrainingRun:
             try:
                 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-                self._system = SystemMetricsMonitor(run_id, sampling_interval=10, samples_before_logging=1)
+                self._system = SystemMetricsMonitor(run_id, sampling_interval=10, samples_before_logging=1,
+                                                    tracking_uri=tracking_uri(root))
                 self._system.start()
             except Exception as err:  # optional: never fail a training for the monitor
                 log.info("system metrics off: %s", err)

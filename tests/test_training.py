@@ -257,6 +257,9 @@ def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch)
     history = c.get_metric_history(run.info.run_id, "loss_d")
     assert [m.step for m in history] == [1, 2, 3, 4]
     assert {"loss_g", "img_per_s", "lr_g", "lr_d", "r1"} <= set(run.data.metrics)
+    monkeypatch.setenv("DVC_EXP_NAME", "another-exp")  # an experiment continuing this checkpoint: a new run
+    third = train(tmp_path / "p", track=True, steps=5)
+    assert third.resumed_from == 4 and third.mlflow_run_id != first.mlflow_run_id
     names = [a.path for a in c.list_artifacts(run.info.run_id, "samples")]
     assert "samples/step_0000002.png" in names and "samples/step_0000004.png" in names
 

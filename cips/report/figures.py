@@ -83,7 +83,7 @@ def image_row(title: str, panels: list[tuple[str, np.ndarray]], text: str, cmap:
         ax.set_axis_off()
     if colorbar and shown is not None:
         fig.colorbar(shown, ax=list(axes), shrink=0.8, label=colorbar)
-    caption(fig, axes[0], title, text)
+    caption(fig, axes[0], title, text, below=0.3 if colorbar else 0.12)  # clear of the colour bar's ticks
     return fig
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -204,7 +205,10 @@ class Trainer:
         self.d_opt.load_state_dict(ckpt["d_opt"])
         self.step, self.seen_img = ckpt["step"], ckpt["seen_img"]
         self.wall_time = ckpt.get("wall_time_s", 0.0)
-        self.mlflow_run_id = ckpt.get("mlflow_run_id")
+        # A DVC experiment that continues the baseline's checkpoint (e.g. `-S train.steps=...`) is a new
+        # MLflow run; a plain restart after a kill continues the same one.
+        if ckpt.get("dvc_exp_name") == os.environ.get("DVC_EXP_NAME"):
+            self.mlflow_run_id = ckpt.get("mlflow_run_id")
         self.resumed_from = self.step
         self._ckpt = ckpt
         if self.world.is_main:
@@ -231,6 +235,7 @@ class Trainer:
             "signature": resume_signature(self.cfg),
             "scale": self.scale,
             "mlflow_run_id": self.mlflow_run_id,
+            "dvc_exp_name": os.environ.get("DVC_EXP_NAME"),
         }, self.checkpoint_path)
 
     # ------------------------------------------------------------------ one step
