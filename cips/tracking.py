@@ -130,6 +130,14 @@ def run_params(run: RunConfig, scale: str) -> dict[str, str]:
     return {k: str(v)[:PARAM_LIMIT] for k, v in flat.items()}
 
 
+def log_metric_batch(c, run_id: str, values: dict[str, float], step: int) -> None:
+    """Several metrics at one step in one call."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    c.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
+
+
 class TrainingRun:
     """The MLflow run of one training: created once, continued on resume (same run id)."""
 
@@ -168,10 +176,7 @@ class TrainingRun:
                 self._system = None
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+        log_metric_batch(self.client, self.run_id, metrics, step)
 
     def log_image(self, image: np.ndarray, name: str) -> None:
         self.client.log_image(self.run_id, image, artifact_file=name)
@@ -190,8 +195,6 @@ def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray
     Without a training run (imported or untracked checkpoints) a run named "<run>-eval" is created.
     Returns the MLflow run id.
     """
-    from mlflow.entities import Metric
-
     c = client(root)
     if run_id is not None:
         try:
@@ -205,13 +208,12 @@ def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray
         tags = run_tags(run, scale or "demo", f"evaluate@{name}", root) if run else {"cips.run": name}
         run_id = c.create_run(exp, run_name=f"{name}-eval", tags=tags).info.run_id
         c.set_terminated(run_id)
-    now = int(time.time() * 1000)
     step = (metrics.get("checkpoint") or {}).get("step") or 0
     values = {k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall") if k in metrics}
     for k, v in (metrics.get("floor") or {}).items():
         if isinstance(v, int | float):
             values[f"floor_{k}"] = v
-    c.log_batch(run_id, metrics=[Metric(k, float(v), now, int(step)) for k, v in values.items()])
+    log_metric_batch(c, run_id, values, int(step))
     for name, proto in (metrics.get("protocol") or {}).items():
         for k, v in flatten(proto, f"eval.protocol.{name}").items():
             c.set_tag(run_id, k, str(v)[:PARAM_LIMIT])

@@ -45,13 +45,17 @@ def run_stage(run: str, params_path: str | Path = "params.yaml", root: str | Pat
 
 
 def _training_run_id(checkpoint: Path) -> str | None:
-    """The MLflow run of the training that wrote `checkpoint` (None for imported or untracked ones)."""
-    from cips.models.checkpoint import load_checkpoint
+    """The MLflow run of the training that wrote `checkpoint` (None for imported or untracked ones).
+
+    Memory-mapped: only the small entries are read, not the weights evaluation has already loaded.
+    """
+    import torch
 
     try:
-        return load_checkpoint(checkpoint).get("mlflow_run_id")
-    except (OSError, ValueError, RuntimeError, EOFError):
+        ckpt = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # noqa: BLE001 - unreadable or foreign: the evaluation then gets a run of its own
         return None
+    return ckpt.get("mlflow_run_id") if isinstance(ckpt, dict) else None
 
 
 def main(argv: list[str] | None = None) -> int:

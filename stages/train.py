@@ -16,8 +16,6 @@ import sys
 from cips.config import ConfigError
 from cips.training.runner import train_from_params
 
-run_stage = train_from_params
-
 
 def main(argv: list[str] | None = None) -> int:
     from cips.training.loop import TrainingDiverged, TrainingInterrupted
@@ -31,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        result = run_stage(args.run, args.params, args.root, track=not args.no_track)
+        result = train_from_params(args.run, args.params, args.root, track=not args.no_track)
     except TrainingInterrupted as err:
         print(f"interrupted: {err}", file=sys.stderr)
         return 143

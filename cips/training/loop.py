@@ -60,6 +60,7 @@ class TrainResult:
     mlflow_run_id: str | None = None
     max_rank_divergence: float = 0.0
     last: dict = field(default_factory=dict)
+    rank: int = 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -162,13 +163,12 @@ class Trainer:
         self.step, self.seen_img, self.wall_time = 0, 0, 0.0
         self.mlflow_run_id: str | None = None
         self.resumed_from: int | None = None
-        self._maybe_resume()
-        torch.manual_seed(t.seed * 7919 + self.world.rank + 1 + (0 if self.resumed_from is None else self.step))
-        if self.resumed_from is not None and self.world.is_main and "rng" in self._ckpt:
-            torch.set_rng_state(self._ckpt["rng"]["torch"])
-            if self.device.type == "cuda" and self._ckpt["rng"].get("cuda") is not None:
-                torch.cuda.set_rng_state(self._ckpt["rng"]["cuda"], self.device)
-        self._ckpt = None
+        ckpt = self._maybe_resume()
+        torch.manual_seed(t.seed * 7919 + self.world.rank + 1 + (0 if ckpt is None else self.step))
+        if ckpt is not None and self.world.is_main:  # rank 0's noise RNG continues exactly
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if self.device.type == "cuda" and ckpt["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
         self.reals = RealImages(lmdb, run.model.size, t.batch, t.seed, t.flip, rank=self.world.rank,
                                 world=self.world.size, workers=t.workers, start=self.step, device=self.device)
         self.fixed_z = torch.randn(t.n_samples, run.model.style_dim,
@@ -177,27 +177,27 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def _maybe_resume(self) -> None:
-        self._ckpt = None
+    def _maybe_resume(self) -> dict | None:
+        """Load a compatible checkpoint into the models and optimizers; returns it (None: from scratch)."""
         if not self.checkpoint_path.is_file():
-            return
+            return None
         try:
             ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
         except Exception as err:  # noqa: BLE001 - an unreadable file is not resumable, whatever the reason
             log.warning("%s: unreadable (%s); training from scratch", self.checkpoint_path, err)
-            return
+            return None
         if ckpt.get("format") != FORMAT or "g" not in ckpt or "signature" not in ckpt:
             log.warning("%s: not a training checkpoint of this project; training from scratch", self.checkpoint_path)
-            return
+            return None
         mine = resume_signature(self.cfg)
         changed = sorted(k for k in set(mine) | set(ckpt["signature"]) if mine.get(k) != ckpt["signature"].get(k))
         if changed:
             log.info("%s: params changed (%s); training from scratch", self.checkpoint_path, ", ".join(changed[:5]))
-            return
+            return None
         if ckpt["step"] > self.cfg.train.steps:
             log.info("%s: at step %d, beyond train.steps %d; training from scratch", self.checkpoint_path,
                      ckpt["step"], self.cfg.train.steps)
-            return
+            return None
         self.G.load_state_dict(ckpt["g"])
         self.G_ema.load_state_dict(ckpt["g_ema"])
         self.D.load_state_dict(ckpt["d"])
@@ -210,9 +210,9 @@ class Trainer:
         if ckpt.get("dvc_exp_name") == os.environ.get("DVC_EXP_NAME"):
             self.mlflow_run_id = ckpt.get("mlflow_run_id")
         self.resumed_from = self.step
-        self._ckpt = ckpt
         if self.world.is_main:
             log.info("resuming %s at step %d", self.cfg.name, self.step)
+        return ckpt
 
     def save(self) -> None:
         """Write the checkpoint atomically (rank 0 only)."""
@@ -399,7 +399,7 @@ class Trainer:
             resumed_from=self.resumed_from, mlflow_run_id=self.mlflow_run_id,
             max_rank_divergence=max(dist_utils.max_divergence(self.G, self.world),
                                     dist_utils.max_divergence(self.D, self.world)),
-            last=last,
+            last=last, rank=self.world.rank,
         )
         return result
 

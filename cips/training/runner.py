@@ -8,7 +8,7 @@ from cips.config import load_params
 
 
 def train_from_params(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".", *, track: bool = True,
-              progress: bool = True):
+                      progress: bool = True):
     """Train run `run`; returns the TrainResult (train.json is written by rank 0)."""
     from cips.data.dataset import resolve_lmdb
     from cips.data.errors import DataError
@@ -28,9 +28,7 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
     out_dir = root / "runs" / run
     out_dir.mkdir(parents=True, exist_ok=True)
     result = train(cfg, lmdb, out_dir, params.scale, track=track, progress=progress, root=root)
-    import torch.distributed as dist
-
-    if not dist.is_initialized() or dist.get_rank() == 0:
+    if result.rank == 0:  # the process group is gone by now; the result says which rank this was
         write_json_atomic({
             "run": run, "dataset": cfg.dataset, "scale": params.scale, "arch": cfg.model.arch,
             "step": result.step, "steps": result.steps, "batch": cfg.train.batch,
