@@ -185,6 +185,12 @@ class ModelConfig:
     panorama_width: int | None = None  # cylindrical: circumference of the cylinder in pixels
     channels: list[int] | None = None  # CIPS: per-block widths (official narrowing); null = constant
     modfc: Literal["auto", "bmm", "act", "conv"] = "auto"
+    # CIPS with one encoding off: zeros = its channels are fed as zeros (the first layer keeps its
+    # 2 * width input); widen = the other encoding is 2 * width wide. Both give Table 4's CIPS-NE 10.2 M.
+    encoding_fill: Literal["zeros", "widen"] = "zeros"
+    # CIPS: exact = stored vectors at grid nodes, bilinear between; official = the official code's
+    # grid_sample(align_corners=False) outside full-grid training (a half-pixel blur on the grid itself)
+    embedding_sampling: Literal["exact", "official"] = "exact"
     # StyleGAN2 generator: channels at resolution r are min(channel_base // r, channel_max)
     channel_base: int = 32768
     channel_max: int = 512
@@ -200,6 +206,9 @@ class ModelConfig:
             raise ConfigError(f"{k}panorama_width: required (pixels around the cylinder) when coords is cylindrical")
         if self.depth < 2:
             raise ConfigError(f"{k}depth: {self.depth} is too small (at least 2 layers)")
+        if self.arch == "cips" and self.residual and not self.skips and (self.depth - 1) % 2:
+            raise ConfigError(f"{k}depth: {self.depth}; a residual generator needs an odd depth "
+                              "(the first layer, then residual blocks of two layers, as the official CIPSres)")
 
 
 @dataclass

@@ -49,10 +49,10 @@ def _training_run_id(checkpoint: Path) -> str | None:
 
     Memory-mapped: only the small entries are read, not the weights evaluation has already loaded.
     """
-    import torch
+    from cips.models.checkpoint import torch_load_data
 
     try:
-        ckpt = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
+        ckpt = torch_load_data(checkpoint, mmap=True)
     except Exception:  # noqa: BLE001 - unreadable or foreign: the evaluation then gets a run of its own
         return None
     return ckpt.get("mlflow_run_id") if isinstance(ckpt, dict) else None

@@ -51,9 +51,39 @@ def test_variants_differ_exactly_as_table3_says():
     assert len(make(**TABLE3["base"]).to_rgbs) == 1
     assert make(**TABLE3["sine"]).layers[1].activation == "sine"
     assert make(**TABLE3["residual"]).residual and not make(**TABLE3["base"]).residual
-    # residual blocks keep the parameter set of the plain network (identity shortcuts at constant width)
+    # residual = the official CIPSres: the first layer, (depth - 1) / 2 blocks of two layers, one RGB layer
+    res, base = make(**TABLE3["residual"]), make(**TABLE3["base"])
+    assert len(res.layers) == SMALL["depth"] and list(res.to_rgbs) == [str(SMALL["depth"] - 1)]
+    assert len(base.layers) == SMALL["depth"] - 1
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    assert count(make(**TABLE3["residual"])) == count(make(**TABLE3["base"]))
+    assert count(res) == count(base) + count(res.layers[-1])  # identity shortcuts at constant width
+
+
+def test_residual_layer_plan_matches_official_cipsres_at_256():
+    """Official CIPSres at 256: linears.0, then 7 StyledResBlocks, then to_rgb_last."""
+    with torch.device("meta"):
+        g = CIPSGenerator(size=256, width=512, depth=15, style_dim=512, n_mlp=8, skips=False, residual=True)
+    assert len(g.layers) == 15 and list(g.to_rgbs) == ["14"]
+    with pytest.raises(ConfigError, match="odd depth"):
+        from_dict(ModelConfig, {"skips": False, "residual": True, "depth": 14}, "model")
+
+
+@pytest.mark.parametrize("off", ["embeddings", "fourier"])
+def test_switched_off_encoding_is_zeros_by_default_or_widens(off):
+    """zeros (default): the first layer keeps 2 * width inputs, the missing encoding's half is zero;
+    widen: the other encoding is 2 * width wide."""
+    on = "fourier" if off == "embeddings" else "embeddings"
+    width = SMALL["width"]
+    zeros, widen = make(**{off: False}), make(**{off: False}, encoding_fill="widen")
+    for g in (zeros, widen):
+        assert g.layers[0].fc.weight.shape[1] == 2 * width
+    assert zeros.encodings(batch=1)[on].shape[-1] == width
+    assert widen.encodings(batch=1)[on].shape[-1] == 2 * width
+    x = zeros._encode(None, 2, False, False)
+    half = slice(width, None) if off == "embeddings" else slice(0, width)
+    assert x.shape[-1] == 2 * width and (x[..., half] == 0).all() and x.abs().sum() > 0
+    with pytest.raises(ValueError, match="encoding_fill"):
+        make(encoding_fill="stretch")
 
 
 def test_invalid_combinations_are_refused():
@@ -70,7 +100,7 @@ def test_build_from_config():
 
 
 def test_residual_shortcut_projection_with_narrowing_channels():
-    g = make(skips=False, residual=True, depth=6, channels=[32, 16])
+    g = make(skips=False, residual=True, depth=5, channels=[32, 16])
     assert "3" in g.shortcuts  # block of layers 3-4 goes 32 -> 16
     assert g(torch.randn(2, 32)).shape == (2, 3, 16, 16)
 

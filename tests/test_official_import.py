@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cips.models.checkpoint import load_generator
+from cips.models.checkpoint import UnsafeCheckpointError, load_checkpoint, load_generator
 from cips.models.official import convert_state_dict, import_official
 
 STYLE, HIDDEN, SIZE, N_MLP = 16, 24, 8, 3
@@ -78,14 +78,19 @@ def _modconv(x, sd, prefix, style, demodulate=True):
     return out.view(b, -1, h, w)
 
 
-def _styled(x, sd, prefix, style):
-    out = _modconv(x, sd, prefix, style)  # noise input is zero in this comparison
+def _styled(x, sd, prefix, style, noise):
+    """The official StyledConv: modulated 1x1 conv, + noise.weight * noise, then bias and activation."""
+    out = _modconv(x, sd, prefix, style) + sd[f"{prefix}.noise.weight"] * noise.pop(0)
     if f"{prefix}.bias" in sd:
         return torch.sin(out + sd[f"{prefix}.bias"])
     return F.leaky_relu(out + sd[f"{prefix}.activate.bias"].view(1, -1, 1, 1), 0.2) * math.sqrt(2)
 
 
-def official_forward(sd, kind, z):
+def official_forward(sd, kind, z, noise, training=False):
+    """The official CIPSskip/CIPSres forward on the full 8x8 grid. `noise` lists one (B, 1, H, W) map per
+    styled layer in execution order. In eval mode (training=False) the embeddings are read with
+    grid_sample(align_corners=False), as the official code does; in training mode the table itself."""
+    noise = list(noise)
     w = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
     for k in range(N_MLP):
         wt, bias = sd[f"style.{k + 1}.weight"], sd[f"style.{k + 1}.bias"]
@@ -95,19 +100,25 @@ def official_forward(sd, kind, z):
     coords = torch.stack([lin.view(1, SIZE).expand(SIZE, SIZE), lin.view(SIZE, 1).expand(SIZE, SIZE)])
     coords = coords.unsqueeze(0).expand(b, -1, -1, -1)
     x = torch.sin(F.conv2d(coords, sd["lff.ffm.conv.weight"], sd["lff.ffm.conv.bias"]))
-    x = torch.cat([x, sd["emb.input"].expand(b, -1, -1, -1)], 1)
+    table = sd["emb.input"].expand(b, -1, -1, -1)
+    if training:
+        emb = table
+    else:
+        emb = F.grid_sample(table, coords.permute(0, 2, 3, 1), padding_mode="border", mode="bilinear",
+                            align_corners=False)
+    x = torch.cat([x, emb], 1)
     if kind == "skip":
-        x = _styled(x, sd, "conv1", w)
+        x = _styled(x, sd, "conv1", w, noise)
         rgb = 0
         n = sum(1 for k in sd if k.startswith("to_rgbs.") and k.endswith(".conv.weight"))
         for i in range(n):
-            x = _styled(_styled(x, sd, f"linears.{2 * i}", w), sd, f"linears.{2 * i + 1}", w)
+            x = _styled(_styled(x, sd, f"linears.{2 * i}", w, noise), sd, f"linears.{2 * i + 1}", w, noise)
             rgb = rgb + _modconv(x, sd, f"to_rgbs.{i}", w, demodulate=False) + sd[f"to_rgbs.{i}.bias"]
         return rgb
-    x = _styled(x, sd, "linears.0", w)
+    x = _styled(x, sd, "linears.0", w, noise)
     n = sum(1 for k in sd if k.endswith(".conv1.conv.weight"))
     for i in range(1, n + 1):
-        out = _styled(_styled(x, sd, f"linears.{i}.conv1", w), sd, f"linears.{i}.conv2", w)
+        out = _styled(_styled(x, sd, f"linears.{i}.conv1", w, noise), sd, f"linears.{i}.conv2", w, noise)
         skip = x
         if f"linears.{i}.skip.0.weight" in sd:
             wt = sd[f"linears.{i}.skip.0.weight"]
@@ -116,8 +127,17 @@ def official_forward(sd, kind, z):
     return _modconv(x, sd, "to_rgb_last", w, demodulate=False) + sd["to_rgb_last.bias"]
 
 
+def _noise_maps(n_layers: int, b: int, seed: int) -> list[torch.Tensor]:
+    """The per-pixel noise our generator draws from `seed` (one (B, N, 1) draw per layer), as NCHW maps."""
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(b, SIZE * SIZE, 1, generator=gen).transpose(1, 2).reshape(b, 1, SIZE, SIZE)
+            for _ in range(n_layers)]
+
+
 @pytest.mark.parametrize("kind,sine", [("skip", False), ("res", False), ("skip", True)])
 def test_imported_generator_reproduces_official_images(kind, sine, tmp_path):
+    """Official eval path (grid_sample embeddings), noise on: the imported checkpoint renders the same images;
+    with --embedding-sampling exact it renders the official training path (the stored table)."""
     sd = official_state_dict(kind, sine=sine)
     path = tmp_path / "official.pt"
     torch.save({"g_ema": sd, "g": sd, "d": {}, "args": Namespace(size=SIZE)}, path)
@@ -125,13 +145,39 @@ def test_imported_generator_reproduces_official_images(kind, sine, tmp_path):
     assert cfg.skips == (kind == "skip") and cfg.residual == (kind == "res")
     assert cfg.activation == ("sine" if sine else "lrelu")
     assert cfg.channels == [32, 32, 16]
-    g = load_generator(tmp_path / "ours.pt")
+    assert cfg.embedding_sampling == "official"
     z = torch.randn(4, STYLE, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        ours = g(z, noise_mode="zero")
-        ref = official_forward(sd, kind, z)
-    assert ours.shape == ref.shape == (4, 3, SIZE, SIZE)
-    assert (ours - ref).abs().max() < 1e-4
+    for sampling, training in (("official", False), ("exact", True)):
+        g = load_generator(tmp_path / "ours.pt", embedding_sampling=sampling)
+        assert all(layer.noise_strength is not None and layer.noise_strength != 0 for layer in g.layers)
+        with torch.no_grad():
+            ours = g(z, noise_generator=torch.Generator().manual_seed(7))
+            ref = official_forward(sd, kind, z, _noise_maps(len(g.layers), 4, 7), training=training)
+        assert ours.shape == ref.shape == (4, 3, SIZE, SIZE)
+        assert (ours - ref).abs().max() < 1e-4, sampling
+    # the two paths differ (half-pixel blur of the embeddings), except at the corners of the grid
+    official = load_generator(tmp_path / "ours.pt")(z, noise_mode="zero")
+    exact = load_generator(tmp_path / "ours.pt", embedding_sampling="exact")(z, noise_mode="zero")
+    assert (official - exact).abs().max() > 1e-2
+
+
+def test_unsafe_pickle_is_refused_and_runs_nothing(tmp_path):
+    """A checkpoint is data: a pickle that would run code when loaded is refused with one line."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    bad = tmp_path / "evil.pt"
+    sd = official_state_dict("skip")
+    torch.save({"g_ema": sd, "payload": Payload()}, bad)
+    with pytest.raises(UnsafeCheckpointError, match=r"evil\.pt: refused to load"):
+        import_official(bad, tmp_path / "out.pt")
+    for loader in (load_checkpoint, load_generator):
+        with pytest.raises(UnsafeCheckpointError):
+            loader(bad)
+    assert not marker.exists()
 
 
 def test_non_official_state_dict_is_refused():

@@ -43,6 +43,10 @@ def evaluate(
     png_dir: Path = typer.Option(None, "--png-dir", help="also write every sample as PNG into this folder"),
     params: Path = typer.Option(Path("params.yaml"), "--params", help="params.yaml with the eval protocol"),
     root: Path = typer.Option(Path("data"), "--root", help="data root"),
+    embedding_sampling: str = typer.Option(
+        None, "--embedding-sampling",
+        help="CIPS: exact | official (the official code's eval path; default: what the checkpoint records)",
+    ),
 ) -> None:
     """FID, KID and precision/recall of a checkpoint's EMA generator, with their protocol, as JSON."""
     from cips.config import ConfigError
@@ -61,7 +65,10 @@ def evaluate(
                 "device": device,
             },
         )
-        result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir)
+        if embedding_sampling not in (None, "exact", "official"):
+            raise ValueError(f"--embedding-sampling: {embedding_sampling!r} is not 'exact' or 'official'")
+        result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir,
+                                     embedding_sampling=embedding_sampling)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
         _fail(str(err))
     text = json.dumps(result.metrics, indent=2)

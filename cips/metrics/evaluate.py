@@ -31,6 +31,7 @@ from cips.metrics.features import (
     resolve_device,
 )
 from cips.metrics.reference import Reference, get_reference, save_bundle
+from cips.models.checkpoint import torch_load_data
 
 METRICS_FORMAT = "cips-repro/metrics/1"
 METRICS_SCHEMA = """\
@@ -232,7 +233,8 @@ def evaluate_generator(
         "format": METRICS_FORMAT,
         "run": run,
         "dataset": dataset,
-        "checkpoint": {"path": str(checkpoint), "step": step},
+        "checkpoint": {"path": str(checkpoint), "step": step,
+                       "embedding_sampling": getattr(G, "embedding_sampling", None)},
         **values,
     }
     if ref.n_floor:
@@ -363,7 +365,7 @@ def build_references(
 def checkpoint_step(path: str | Path) -> int | None:
     """The training step stored in a checkpoint (memory-mapped read; None for imported ones)."""
     try:
-        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        ckpt = torch_load_data(path, mmap=True)
     except Exception:  # an old-format file: the step is only informative
         return None
     return ckpt.get("step") if isinstance(ckpt, dict) else None
@@ -379,13 +381,15 @@ def evaluate_checkpoint(
     real: str | Path | None = None,
     png_dir: str | Path | None = None,
     progress: bool = True,
+    embedding_sampling: str | None = None,
 ) -> EvalResult:
     """Load the EMA generator of a checkpoint (this project's format; official checkpoints after
-    `cips import-official`) and evaluate it against `dataset` (or the images at `real`)."""
+    `cips import-official`) and evaluate it against `dataset` (or the images at `real`).
+    `embedding_sampling` (exact | official) overrides the one the checkpoint records."""
     from cips.models.checkpoint import load_generator
 
     checkpoint = Path(checkpoint)
-    G = load_generator(checkpoint, ema=True, map_location="cpu")
+    G = load_generator(checkpoint, ema=True, map_location="cpu", embedding_sampling=embedding_sampling)
     lmdb = Path(real) if real is not None else lmdb_path(dataset, G.size, root)
     if not lmdb.exists():
         raise FileNotFoundError(

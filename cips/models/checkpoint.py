@@ -7,6 +7,9 @@ evaluated generator); training adds ``g``, ``d``, ``g_opt``, ``d_opt``, ``step``
 
 from __future__ import annotations
 
+import argparse
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +27,52 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     torch_save_atomic(obj, path)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint written by this project, with a one-line error if it is not one."""
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint file that would run code when loaded (it pickles more than tensors and plain data)."""
+
+
+# The official CIPS checkpoints store their argparse options beside the state dicts: plain data too.
+_SAFE_GLOBALS = [argparse.Namespace]
+
+
+def torch_load_data(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> Any:
+    """torch.load a file from anywhere as data only (`weights_only=True`): tensors, numbers, strings,
+    lists, dicts and argparse namespaces. A file that needs anything else is refused with one line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"(?:GLOBAL|global) ([\w.]+)", str(err))
+        what = f"it pickles {found.group(1)}" if found else "it pickles more than tensors and plain data"
+        raise UnsafeCheckpointError(f"{path}: refused to load: {what}, which would run code "
+                                    "(checkpoints are read as data only)") from None
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by this project, with a one-line error if it is not one."""
+    path = Path(path)
+    ckpt = torch_load_data(path, map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} checkpoint (official CIPS checkpoints: `cips import-official`)")
     return ckpt
 
 
-def load_generator(path: str | Path, ema: bool = True, map_location: str | torch.device = "cpu") -> nn.Module:
-    """The (EMA) generator stored in a checkpoint, in eval mode."""
+def load_generator(path: str | Path, ema: bool = True, map_location: str | torch.device = "cpu",
+                   embedding_sampling: str | None = None) -> nn.Module:
+    """The (EMA) generator stored in a checkpoint, in eval mode; `embedding_sampling` (exact | official)
+    overrides the recorded way a CIPS generator samples its coordinate embeddings."""
     from cips.models import build_generator
 
     ckpt = load_checkpoint(path, map_location)
-    cfg = from_dict(ModelConfig, ckpt["model"], "model")
+    model = dict(ckpt["model"])
+    if embedding_sampling is not None:
+        if model.get("arch", "cips") != "cips":
+            raise ValueError(f"{path}: --embedding-sampling applies to CIPS generators, this is {model['arch']}")
+        model["embedding_sampling"] = embedding_sampling
+    cfg = from_dict(ModelConfig, model, "model")
     g = build_generator(cfg)
     g.load_state_dict(ckpt["g_ema" if ema else "g"])
     return g.eval().requires_grad_(False)

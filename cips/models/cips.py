@@ -12,12 +12,19 @@ One class; the ablations of the paper's Table 3 are constructor flags and nothin
 
 Layer plan for `depth` D (the paper's 15): the first modulated layer maps the positional encoding
 (2 * width wide) to the hidden width; with skips, D - 1 further layers follow and an RGB projection
-is taken after every second one and summed; without skips, D - 2 further layers and one RGB output
-layer (so both plans have D fully-connected layers on the main path). With `residual`, consecutive
-pairs of hidden layers form blocks out = (f(x) + x) / sqrt(2).
+is taken after every second one and summed (the official CIPSskip); without skips, D - 2 further
+layers and one RGB output layer (so both plans have D fully-connected layers on the main path).
+With `residual`, as the official CIPSres: the first layer, (D - 1) / 2 residual blocks of two layers,
+out = (f(x) + x) / sqrt(2), then one RGB layer.
 
-When one encoding is switched off, the other fills the whole encoding width, so the first layer is
-the same in every variant (this is what the paper's Table 4 counts: CIPS-NE = 10.2 M).
+When one encoding is switched off (`encoding_fill`): "zeros" (default) keeps the first layer's
+2 * width input and feeds zeros in the switched-off encoding's channels; "widen" lets the other
+encoding fill the whole width. Both give CIPS-NE the 10.2 M parameters of the paper's Table 4.
+
+`embedding_sampling`: "exact" (default) reads the stored vectors at grid nodes and interpolates
+bilinearly between them; "official" renders as the official code does: the stored table while
+training on the full grid, otherwise `grid_sample(align_corners=False)`, which on the training grid
+itself is a half-pixel blur (the path of the released checkpoints' images and the paper's FIDs).
 """
 
 from __future__ import annotations
@@ -100,6 +107,14 @@ class CoordinateEmbedding(nn.Module):
         bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
         return top * (1 - fy) + bottom * fy
 
+    def sample_official(self, points: torch.Tensor) -> torch.Tensor:
+        """The official generator's lookup outside full-grid training: bilinear `grid_sample` with
+        align_corners=False and border padding, (B, N, 2) -> (B, N, dim)."""
+        b = points.shape[0]
+        table = self.weight.permute(2, 0, 1).unsqueeze(0).expand(b, -1, -1, -1)
+        out = F.grid_sample(table, points.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
+        return out.squeeze(2).transpose(1, 2)
+
 
 class StyledLayer(nn.Module):
     """ModFC -> per-point noise -> bias -> activation (leaky ReLU * sqrt 2, or sine)."""
@@ -142,7 +157,8 @@ class CIPSGenerator(nn.Module):
                  n_mlp: int = 8, lr_mlp: float = 0.01, fourier: bool = True, embeddings: bool = True,
                  residual: bool = False, skips: bool = True, activation: str = "lrelu", noise: bool = True,
                  coords: str = "cartesian", panorama_width: int | None = None,
-                 channels: list[int] | None = None, modfc: ModFCImpl = "auto") -> None:
+                 channels: list[int] | None = None, modfc: ModFCImpl = "auto",
+                 encoding_fill: str = "zeros", embedding_sampling: str = "exact") -> None:
         super().__init__()
         if not (fourier or embeddings):
             raise ValueError("CIPSGenerator needs at least one positional encoding (fourier or embeddings)")
@@ -150,29 +166,39 @@ class CIPSGenerator(nn.Module):
             raise ValueError(f"activation must be 'lrelu' or 'sine', got {activation!r}")
         if coords == "cylindrical" and not panorama_width:
             raise ValueError("a cylindrical CIPSGenerator needs panorama_width")
+        if encoding_fill not in ("zeros", "widen"):
+            raise ValueError(f"encoding_fill must be 'zeros' or 'widen', got {encoding_fill!r}")
+        if residual and not skips and (depth - 1) % 2:
+            raise ValueError(f"a residual CIPSGenerator needs an odd depth (first layer + blocks of two), got {depth}")
         self.size, self.style_dim, self.width, self.depth = size, style_dim, width, depth
         self.skips, self.residual, self.coord_system = skips, residual, coords
         self.panorama_width = panorama_width
         self.hparams = dict(size=size, width=width, depth=depth, style_dim=style_dim, n_mlp=n_mlp,
                             lr_mlp=lr_mlp, fourier=fourier, embeddings=embeddings, residual=residual,
                             skips=skips, activation=activation, noise=noise, coords=coords,
-                            panorama_width=panorama_width, channels=channels, modfc=modfc)
-
-        fourier_dim = (width if embeddings else 2 * width) if fourier else 0
-        embedding_dim = (width if fourier else 2 * width) if embeddings else 0
+                            panorama_width=panorama_width, channels=channels, modfc=modfc,
+                            encoding_fill=encoding_fill, embedding_sampling=embedding_sampling)
+        self.embedding_sampling = embedding_sampling
+        widen = encoding_fill == "widen"
+        fourier_dim = (2 * width if widen and not embeddings else width) if fourier else 0
+        embedding_dim = (2 * width if widen and not fourier else width) if embeddings else 0
+        # zeros: the switched-off encoding's channels, fed as zeros so the first layer stays 2 * width wide
+        self.zero_fill = {"fourier": 0 if (fourier or widen) else width,
+                          "embeddings": 0 if (embeddings or widen) else width}
         coord_dim = 3 if coords == "cylindrical" else 2
         self.fourier = FourierFeatures(coord_dim, fourier_dim) if fourier else None
         self.embeddings = (CoordinateEmbedding(size, panorama_width or size, embedding_dim,
                                                periodic_x=coords == "cylindrical") if embeddings else None)
 
-        n_hidden = depth - 1 if skips else depth - 2
+        n_hidden = depth - 1 if (skips or residual) else depth - 2
         n_blocks = math.ceil(n_hidden / 2)
         if channels is None:
             channels = [width] * n_blocks
         if len(channels) != n_blocks:
             raise ValueError(f"channels lists {len(channels)} block widths, the layer plan has {n_blocks}")
         self.mapping = MappingNetwork(style_dim, n_mlp, lr_mlp)
-        self.layers = nn.ModuleList([StyledLayer(fourier_dim + embedding_dim, channels[0], style_dim,
+        in_dim = fourier_dim + embedding_dim + sum(self.zero_fill.values())
+        self.layers = nn.ModuleList([StyledLayer(in_dim, channels[0], style_dim,
                                                  activation, noise, modfc)])
         self.to_rgbs = nn.ModuleDict()  # keyed by the index of the layer it follows
         self.shortcuts = nn.ModuleDict()  # residual projections where a block changes width
@@ -194,7 +220,8 @@ class CIPSGenerator(nn.Module):
         return cls(size=cfg.size, width=cfg.width, depth=cfg.depth, style_dim=cfg.style_dim, n_mlp=cfg.n_mlp,
                    lr_mlp=cfg.lr_mlp, fourier=cfg.fourier, embeddings=cfg.embeddings, residual=cfg.residual,
                    skips=cfg.skips, activation=cfg.activation, noise=cfg.noise, coords=cfg.coords,
-                   panorama_width=cfg.panorama_width, channels=cfg.channels, modfc=cfg.modfc)
+                   panorama_width=cfg.panorama_width, channels=cfg.channels, modfc=cfg.modfc,
+                   encoding_fill=cfg.encoding_fill, embedding_sampling=cfg.embedding_sampling)
 
     # ---------------------------------------------------------------- styles
 
@@ -261,7 +288,9 @@ class CIPSGenerator(nn.Module):
         if self.fourier is not None:
             out["fourier"] = self.fourier(self._fourier_input(points))
         if self.embeddings is not None:
-            if coords is None and self.coord_system == "cartesian":  # the training grid: the table itself
+            if self.embedding_sampling == "official" and not (self.training and coords is None):
+                out["embeddings"] = self.embeddings.sample_official(points)
+            elif coords is None and self.coord_system == "cartesian":  # the training grid: the table itself
                 out["embeddings"] = self.embeddings.weight.reshape(1, -1, self.embeddings.weight.shape[-1]).expand(
                     batch, -1, -1)
             else:
@@ -279,6 +308,9 @@ class CIPSGenerator(nn.Module):
             e = enc[name]
             if e is not None:
                 parts.append(torch.zeros_like(e) if zero else e)
+            elif self.zero_fill[name]:
+                ref = next(v for v in enc.values() if v is not None)
+                parts.append(ref.new_zeros(*ref.shape[:-1], self.zero_fill[name]))
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
     # ---------------------------------------------------------------- synthesis

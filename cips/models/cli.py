@@ -86,6 +86,8 @@ def sample(
     chunk: int | None = typer.Option(65536, help="points per sample per pass (bounds memory); 0 = all"),
     batch: int = typer.Option(8, help="samples per forward pass"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    embedding_sampling: str | None = typer.Option(
+        None, help="CIPS: exact | official (the official code's eval path; default: what the checkpoint records)"),
 ) -> None:
     """Render images from a checkpoint."""
     from cips import coords as coordsets
@@ -94,9 +96,14 @@ def sample(
 
     if noise not in ("random", "zero"):
         raise typer.BadParameter(f"--noise: {noise!r} is not 'random' or 'zero'")
+    if embedding_sampling not in (None, "exact", "official"):
+        raise typer.BadParameter(f"--embedding-sampling: {embedding_sampling!r} is not 'exact' or 'official'")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        "cpu" if device == "auto" else device)
-    g = load_generator(checkpoint, map_location=dev)
+    try:
+        g = load_generator(checkpoint, map_location=dev, embedding_sampling=embedding_sampling)
+    except (FileNotFoundError, ValueError) as err:
+        raise typer.BadParameter(str(err)) from None
     if latents is not None:
         z = torch.from_numpy(np.load(latents)).float()
         if z.ndim != 2 or z.shape[1] != g.style_dim:

@@ -17,7 +17,10 @@ one RGB layer at the end). Their layout maps one to one onto ours:
     StyledResBlock.skip.0.weight (O, I, 1, 1)  shortcuts.{first layer of the block}.weight (O, I)
 
 The official code narrows the channels of its last blocks (a channel multiplier); we carry the
-per-block widths in `channels`. Both evaluate the embeddings of the training grid as the stored table.
+per-block widths in `channels`. In eval mode the official generator samples its coordinate
+embeddings with grid_sample(align_corners=False), even on the training grid: an imported generator
+records `embedding_sampling: official` so it renders the same images (`--embedding-sampling exact`
+on `cips sample` / `cips evaluate` reads the stored vectors instead).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 import torch
 
 from cips.config import ModelConfig, to_dict
-from cips.models.checkpoint import FORMAT
+from cips.models.checkpoint import FORMAT, torch_load_data
 
 
 def _styled(src: dict, prefix: str, dst: dict, name: str) -> int:
@@ -97,11 +100,11 @@ def convert_state_dict(src: dict[str, torch.Tensor]) -> tuple[ModelConfig, dict[
                 w = src[f"linears.{idx}.skip.0.weight"]
                 dst[f"shortcuts.{first}.weight"] = w.reshape(w.shape[0], w.shape[1])
         _to_rgb(src, "to_rgb_last", dst, f"to_rgbs.{2 * len(blocks)}")
-        depth = 2 * len(blocks) + 2
+        depth = 2 * len(blocks) + 1
     noise = any(k.endswith("noise.weight") for k in src)
     cfg = ModelConfig(arch="cips", size=size, width=hidden, depth=depth, style_dim=style_dim, n_mlp=len(mapping),
                       fourier=True, embeddings=True, residual=residual, skips=not residual,
-                      activation="sine" if sine else "lrelu", noise=noise,
+                      activation="sine" if sine else "lrelu", noise=noise, embedding_sampling="official",
                       channels=None if all(c == hidden for c in channels) else channels)
     return cfg, dst
 
@@ -114,7 +117,7 @@ def import_official(path: str | Path, out: str | Path) -> ModelConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch_load_data(path)
     if not isinstance(ckpt, dict) or not ({"g_ema", "g"} & set(ckpt)):
         raise ValueError(f"{path}: expected an official CIPS checkpoint with a 'g_ema' or 'g' state dict")
     cfg, g_ema = convert_state_dict(ckpt.get("g_ema") or ckpt["g"])

@@ -27,7 +27,7 @@ from cips import coords
 from cips.config import RunConfig, flatten, to_dict
 from cips.images import grid_image
 from cips.models import build_discriminator, build_generator
-from cips.models.checkpoint import FORMAT, save_atomic
+from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
 from cips.training import distributed as dist_utils
 from cips.training.data import RealImages, step_generator
 from cips.training.ema import ema_beta, update_ema
@@ -182,7 +182,9 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return None
         try:
-            ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+            ckpt = torch_load_data(self.checkpoint_path, map_location=self.device)
+        except UnsafeCheckpointError:
+            raise
         except Exception as err:  # noqa: BLE001 - an unreadable file is not resumable, whatever the reason
             log.warning("%s: unreadable (%s); training from scratch", self.checkpoint_path, err)
             return None
