@@ -222,11 +222,20 @@ class TrainConfig:
     eps: float = 1e-8
     r1_gamma: float | None = None  # null: 0.0002 * size^2 / batch (StyleGAN2-ADA's heuristic)
     r1_every: int = 16
+    # fused: R1 on the main D step's pass (StyleGAN2-ADA); separate: an extra D step for R1 every
+    # r1_every steps, as the official CIPS code (which its 16/17 Adam correction assumes)
+    r1_step: Literal["fused", "separate"] = "fused"
+    # G's Adam gets the lazy-regularisation correction for this interval (lr * k/(k+1), betas ** (k/(k+1)))
+    # although G has no regulariser: the official CIPS code does so with 4 (lr 0.0016); null = none
+    g_reg_every: int | None = None
     ema_halflife_kimg: float = 10.0
     ema_rampup: float | None = None
     flip: bool = True
     patch: int | None = None  # K: the generator and D see KxK patches of the full grid (Table 5)
-    patch_sigma: float | None = None  # dilation of the patch; null = size / K
+    # multiscale: the official CIPS sampling, each step one dilation 2^l, l uniform in 0..log2(size/K)
+    # (l = 0 a dense KxK crop), random offsets; fixed: always the dilation patch_sigma
+    patch_sampling: Literal["multiscale", "fixed"] = "multiscale"
+    patch_sigma: float | None = None  # fixed sampling's dilation; null = size / K
     seed: int = 0
     amp: Literal["none", "bf16"] = "none"
     tf32: bool = False
@@ -246,6 +255,10 @@ class TrainConfig:
             raise ConfigError(f"{k}batch: must be at least 1, got {self.batch}")
         if len(self.betas) != 2:
             raise ConfigError(f"{k}betas: expected two numbers, got {self.betas}")
+        if self.g_reg_every is not None and self.g_reg_every < 1:
+            raise ConfigError(f"{k}g_reg_every: must be at least 1 (or null for none), got {self.g_reg_every}")
+        if self.patch_sigma is not None and self.patch_sampling != "fixed":
+            raise ConfigError(f"{k}patch_sigma: only used with patch_sampling 'fixed' (it is {self.patch_sampling!r})")
 
 
 @dataclass
@@ -254,6 +267,9 @@ class EvalConfig:
 
     n_generated: int = 50_000
     n_real: int | None = None  # null: every real image
+    # which reals: random = a seeded permutation; first = the first n_real in LMDB order (the official
+    # CIPS protocol: FID against the first 50k reals)
+    real_selection: Literal["random", "first"] = "random"
     batch: int = 64
     seed: int = 0
     truncation: float = 1.0
@@ -412,6 +428,13 @@ class DatasetConfig:
             raise ConfigError(f"{k}seed: must be 0 or more, got {self.seed}")
 
 
+# The official data path: prepare_data.py resizes with torchvision's default (bilinear) and stores JPEG 85.
+OFFICIAL_DATA = {"filter": "bilinear", "format": "jpeg", "quality": 85}
+PROTOCOLS = {
+    "ours": "datasets as params.yaml says; FID reals drawn at random",
+    "official": "the authors' data path: bilinear resize, JPEG quality 85; FID against the first 50k reals",
+}
+
 TABLE_CELLS = {
     "table1": ("cips", "stylegan2"),
     "table2": ("cips", "stylegan2"),
@@ -455,6 +478,17 @@ class Params:
     datasets: dict[str, DatasetConfig]
     runs: dict[str, dict]
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    # ours: each dataset as its entry says, reals for FID drawn at random; official: the authors' data path
+    # (bilinear resize, JPEG quality 85, as prepare_data.py) and FID against the first 50k reals
+    protocol: Literal["ours", "official"] = "ours"
+
+    def apply_protocol(self) -> None:
+        """Rewrite the datasets and the eval section as the protocol says (official: the authors' path)."""
+        if self.protocol != "official":
+            return
+        for ds in self.datasets.values():
+            ds.filter, ds.format, ds.quality = OFFICIAL_DATA["filter"], OFFICIAL_DATA["format"], OFFICIAL_DATA["quality"]
+        self.eval = {**self.eval, "real_selection": "first", "n_real": self.eval.get("n_real") or 50_000}
 
     def run(self, name: str) -> RunConfig:
         """Resolve run `name`: the base sections with the run's overrides applied and validated."""
@@ -500,6 +534,7 @@ def parse_params(data: dict, origin: str = "params.yaml") -> Params:
     """Validate a params mapping; every run is resolved once so a bad override fails early."""
     try:
         params = from_dict(Params, data)
+        params.apply_protocol()
         for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("eval", EvalConfig)):
             from_dict(cls, getattr(params, section), section)
         for name in params.runs:

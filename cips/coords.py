@@ -62,6 +62,31 @@ def random_patch_offsets(batch: int, size: int, k: int, sigma: float, generator:
     return u, v
 
 
+def multiscale_patch_offsets(batch: int, size: int, k: int, generator: torch.Generator | None = None
+                             ) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """The official CIPS patch sampling of one step: (dilation, u, v).
+
+    One scale l is drawn uniformly from 0..log2(size/k) for the whole batch; the patch takes every
+    2^l-th pixel. Per sample and axis, as the official dataset does: a random start b in
+    [0, size - 2^l k + 2^l), the strided pixels b, b + 2^l, ... and a random run of k of them
+    (l = 0 is a dense kxk random crop).
+    """
+    n_scales = int(math.log2(size // k)) + 1
+    level = int(torch.randint(0, n_scales, (1,), generator=generator))
+    s = 2**level
+    if level == 0:
+        return 1, *(torch.randint(0, size - k + 1, (batch,), generator=generator) for _ in range(2))
+
+    def axis() -> torch.Tensor:
+        start = torch.randint(0, size - s * k + s, (batch,), generator=generator)
+        available = torch.div(size - start + s - 1, s, rounding_mode="floor")  # strided pixels from start
+        run = (torch.rand(batch, generator=generator) * (available - k + 1)).floor().long()
+        return start + s * run
+
+    u = axis()
+    return s, u, axis()
+
+
 def extract_patches(images: torch.Tensor, u: torch.Tensor, v: torch.Tensor, k: int, sigma: float) -> torch.Tensor:
     """The same patch sampling applied to real images (B, C, S, S) -> (B, C, K, K).
 

@@ -188,6 +188,7 @@ def evaluate_generator(
         batch=cfg.batch,
         bundles=bundles,
         progress=progress,
+        selection=cfg.real_selection,
     )
     if ref.settings["resolution"] != G.size:
         raise ValueError(
@@ -357,6 +358,7 @@ def build_references(
             cache=reference_cache_dir(dataset, root),
             batch=cfg.batch,
             progress=progress,
+            selection=cfg.real_selection,
         )
         refs.append(ref)
     return refs, save_bundle(refs, reference_bundle_path(dataset, root))

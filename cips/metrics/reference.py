@@ -63,9 +63,10 @@ def settings_hash(settings: dict) -> str:
 
 
 def select_indices(
-    length: int, n_real: int | None, n_floor: int, seed: int, where: str = "dataset"
+    length: int, n_real: int | None, n_floor: int, seed: int, where: str = "dataset", selection: str = "random"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(reference indices, floor indices), disjoint, as described in the module docstring."""
+    """(reference indices, floor indices), disjoint, as described in the module docstring; selection
+    "first" takes the first n_real images in LMDB order (the official CIPS protocol), the floor the next."""
     if n_floor < 0 or (n_real is not None and n_real < 1):
         raise ValueError(f"{where}: n_real must be >= 1 (or null) and n_floor >= 0, got {n_real}, {n_floor}")
     need = (n_real or 1) + n_floor
@@ -76,6 +77,9 @@ def select_indices(
         )
     if n_floor == 0 and n_real is None:
         return np.arange(length), np.arange(0)
+    if selection == "first":
+        n_ref = length - n_floor if n_real is None else n_real
+        return np.arange(n_ref), np.arange(n_ref, n_ref + n_floor)
     perm = np.random.default_rng(seed).permutation(length)
     floor = np.sort(perm[:n_floor])
     ref = perm[n_floor:] if n_real is None else perm[n_floor : n_floor + n_real]
@@ -90,10 +94,11 @@ def reference_settings(
     n_real: int | None,
     n_floor: int,
     seed: int,
+    selection: str = "random",
 ) -> dict:
     """Everything that determines the reference's numbers (hashed into its file name)."""
     describe = images.describe() if hasattr(images, "describe") else {"count": len(images)}
-    ref, floor = select_indices(len(images), n_real, n_floor, seed, dataset)
+    ref, floor = select_indices(len(images), n_real, n_floor, seed, dataset, selection)
     return {
         "format": FORMAT,
         "dataset": dataset,
@@ -105,6 +110,8 @@ def reference_settings(
         "seed": int(seed),
         "selection": "all images"
         if n_real is None and n_floor == 0
+        else f"the first {len(ref)} images in LMDB order (official protocol), floor = the next {len(floor)}"
+        if selection == "first"
         else f"numpy default_rng({seed}).permutation: floor = first {len(floor)}, "
         f"reference = next {len(ref)}",
         "networks": {net.name: net.protocol() for net in networks},
@@ -198,12 +205,13 @@ def compute_reference(
     seed: int = 0,
     batch: int = 64,
     progress: bool = True,
+    selection: str = "random",
 ) -> Reference:
     """Extract real features (reference set and floor set) in one pass per set."""
     first = images[0]
     resolution = int(first.shape[-1])
-    settings = reference_settings(dataset, images, resolution, networks, n_real, n_floor, seed)
-    ref_idx, floor_idx = select_indices(len(images), n_real, n_floor, seed, dataset)
+    settings = reference_settings(dataset, images, resolution, networks, n_real, n_floor, seed, selection)
+    ref_idx, floor_idx = select_indices(len(images), n_real, n_floor, seed, dataset, selection)
     feats = extract(
         iter_dataset(images, ref_idx.tolist(), batch),
         networks,
@@ -238,12 +246,13 @@ def get_reference(
     batch: int = 64,
     bundles: list[str | Path] = (),
     progress: bool = True,
+    selection: str = "random",
 ) -> tuple[Reference, Path | None]:
     """The reference for these settings: from a bundle or the cache directory if present, else computed
     (and then written to the cache directory). Returns (reference, file it came from or went to)."""
     images = open_images(lmdb_path)
     resolution = int(images[0].shape[-1])
-    settings = reference_settings(dataset, images, resolution, networks, n_real, n_floor, seed)
+    settings = reference_settings(dataset, images, resolution, networks, n_real, n_floor, seed, selection)
     key = settings_hash(settings)
     for bundle in bundles:
         bundle = Path(bundle)
@@ -255,7 +264,8 @@ def get_reference(
         if ref.settings == settings:
             return ref, path
     ref = compute_reference(
-        dataset, images, networks, n_real=n_real, n_floor=n_floor, seed=seed, batch=batch, progress=progress
+        dataset, images, networks, n_real=n_real, n_floor=n_floor, seed=seed, batch=batch, progress=progress,
+        selection=selection,
     )
     if path is not None:
         save_reference(ref, path)

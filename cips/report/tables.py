@@ -238,8 +238,11 @@ def scale_note(inputs: ReportInputs) -> str | None:
 
 
 def heading(inputs: ReportInputs, *extra: str) -> list[str]:
+    from cips.config import PROTOCOLS
+
     note = scale_note(inputs)
-    return ([note] if note else []) + [e for e in extra if e]
+    protocol = f"data protocol: {inputs.params.protocol} ({PROTOCOLS[inputs.params.protocol]})"
+    return ([note] if note else []) + [protocol] + [e for e in extra if e]
 
 
 FLOOR_NOTE = "floor: real vs real at the same N (what a perfect generator would score)"

@@ -1,9 +1,12 @@
 """The GAN training loop of one run (StyleGAN2's recipe, as the paper trains every model).
 
 D step: logistic loss on G(z) and reals, plus the R1 penalty every `r1_every` steps (lazy, scaled by the
-interval, with StyleGAN2's Adam correction). G step: non-saturating loss. Then the EMA generator.
-Patch training (Table 5) renders KxK patches P_{K,sigma}(u, v) of the full grid and shows D real patches
-of the same sampling; panorama training renders random crops of a cylinder.
+interval, with StyleGAN2's Adam correction), on the same pass (`r1_step: fused`) or as an extra D step
+(`separate`, the official CIPS code). G step: non-saturating loss. Then the EMA generator.
+Patch training (Table 5) renders KxK patches P_{K,sigma}(u, v) of the full grid and shows D the real
+patches at the same coordinates (one draw per step, used by the D and the G step, as the official code);
+sigma is drawn per step from {1, 2, 4, ..., size/K} (`patch_sampling: multiscale`, official) or fixed.
+Panorama training renders random crops of a cylinder.
 
 Everything random in a step comes from generators seeded by (seed, step), except the per-pixel noise
 (torch's global RNG, saved in checkpoints): a resumed run continues exactly as an uninterrupted one.
@@ -93,7 +96,7 @@ def check_run(run: RunConfig, world_size: int = 1) -> None:
         if run.model.coords == "cylindrical":
             raise ConfigError(f"{key}.train.patch: not combinable with cylindrical coordinates")
         sigma = run.train.patch_sigma or run.model.size / run.train.patch
-        if (run.train.patch - 1) * sigma >= run.model.size:
+        if run.train.patch_sampling == "fixed" and (run.train.patch - 1) * sigma >= run.model.size:
             raise ConfigError(f"{key}.train.patch_sigma: {sigma} makes a {run.train.patch}-point patch wider "
                               f"than model.size {run.model.size}")
     if run.train.batch % world_size:
@@ -145,13 +148,14 @@ class Trainer:
         self.gamma = r1_gamma(run)
         self.reg_every = t.r1_every if self.gamma > 0 else 0
         self.patch = t.patch
-        self.sigma = (t.patch_sigma or run.model.size / t.patch) if t.patch else None
+        self.sigma = (t.patch_sigma or run.model.size / t.patch) if t.patch else None  # fixed sampling
 
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.G = build_generator(run.model).to(self.device)
         self.D = build_discriminator(run.model, size=t.patch or run.model.size).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=tuple(t.betas), eps=t.eps)
+        g_lr, g_betas = lazy_adam_correction(t.lr, t.betas, t.g_reg_every or 0)
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=t.eps)
         d_lr, d_betas = lazy_adam_correction(t.lr, t.betas, self.reg_every)
         self.d_opt = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=t.eps)
         self.G_train = self.G
@@ -242,12 +246,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
 
-    def _coords(self, g: torch.Generator) -> torch.Tensor | None:
+    def _patches(self, g: torch.Generator) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """This step's patch sampling (dilation, corners u, v) of the global batch."""
+        m, t = self.cfg.model, self.cfg.train
+        if t.patch_sampling == "multiscale":
+            return coords.multiscale_patch_offsets(t.batch, m.size, self.patch, generator=g)
+        u, v = coords.random_patch_offsets(t.batch, m.size, self.patch, self.sigma, generator=g)
+        return self.sigma, u, v
+
+    def _coords(self, g: torch.Generator, patches: tuple | None = None) -> torch.Tensor | None:
         """Coordinates the generator renders this step (None: the full training grid), this rank's share."""
         m, b, w = self.cfg.model, self.cfg.train.batch, self.world
-        if self.patch:
-            u, v = coords.random_patch_offsets(b, m.size, self.patch, self.sigma, generator=g)
-            return coords.patch_grid(m.size, self.patch, self.sigma, u[w.rank:: w.size],
+        if patches is not None:
+            sigma, u, v = patches
+            return coords.patch_grid(m.size, self.patch, sigma, u[w.rank:: w.size],
                                      v[w.rank:: w.size]).to(self.device)
         if m.coords == "cylindrical":
             x0 = coords.random_cylinder_offsets(b, m.panorama_width, generator=g)
@@ -263,14 +275,13 @@ class Trainer:
             return self.G_train(z)
         return self.G_train(z, coords=xy)
 
-    def _real_view(self, reals: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if not self.patch:
+    def _real_view(self, reals: torch.Tensor, patches: tuple | None) -> torch.Tensor:
+        if patches is None:
             return reals
+        sigma, u, v = patches
         w = self.world
-        u, v = coords.random_patch_offsets(self.cfg.train.batch, self.cfg.model.size, self.patch, self.sigma,
-                                           generator=g)
         return coords.extract_patches(reals, u[w.rank:: w.size].to(self.device), v[w.rank:: w.size].to(self.device),
-                                      self.patch, self.sigma)
+                                      self.patch, sigma)
 
     def train_step(self) -> dict[str, float]:
         """One D step (with R1 when due), one G step, one EMA update; returns the losses (mean over ranks)."""
@@ -282,16 +293,18 @@ class Trainer:
         # discriminator
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
+        patches = self._patches(g_d) if self.patch else None
         with torch.no_grad(), self.amp:
-            fakes = self._generate(self._latents(g_d), self._coords(g_d))
-        reals = self._real_view(reals, g_d).detach()
+            fakes = self._generate(self._latents(g_d), self._coords(g_d, patches))
+        reals = self._real_view(reals, patches).detach()
         do_r1 = self.reg_every > 0 and step % self.reg_every == 0
-        reals.requires_grad_(do_r1)
+        fused_r1 = do_r1 and self.cfg.train.r1_step == "fused"
+        reals.requires_grad_(fused_r1)
         with self.amp:
             real_logits = self.D(reals)
             fake_logits = self.D(fakes.float())
             loss_d = d_logistic(real_logits.float(), fake_logits.float())
-        if do_r1:
+        if fused_r1:
             r1 = r1_penalty(real_logits.float(), reals)
             loss_d_total = loss_d + (self.gamma / 2) * r1 * self.reg_every
             out["r1"] = float(dist_utils.mean_scalar(r1.detach(), self.world))
@@ -305,12 +318,24 @@ class Trainer:
         loss_d_total.backward()
         dist_utils.average_gradients(self.D, self.world)
         self.d_opt.step()
+        if do_r1 and not fused_r1:  # the official code's separate R1 step
+            reals = reals.detach().requires_grad_(True)
+            with self.amp:
+                real_logits = self.D(reals)
+            r1 = r1_penalty(real_logits.float(), reals)
+            out["r1"] = float(dist_utils.mean_scalar(r1.detach(), self.world))
+            self._check_finite(out)
+            self.d_opt.zero_grad(set_to_none=True)
+            # + 0 * logits, as the official code: every D parameter takes part in the Adam step (zero grad)
+            ((self.gamma / 2) * r1 * self.reg_every + 0 * real_logits.float().sum()).backward()
+            dist_utils.average_gradients(self.D, self.world)
+            self.d_opt.step()
 
-        # generator
+        # generator (on the D step's patch coordinates, as the official code)
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         with self.amp:
-            fakes = self._generate(self._latents(g_g), self._coords(g_g))
+            fakes = self._generate(self._latents(g_g), self._coords(g_g, patches))
             loss_g = g_nonsaturating(self.D(fakes.float()).float())
         out["loss_g"] = float(dist_utils.mean_scalar(loss_g.detach(), self.world))
         self._check_finite(out)
