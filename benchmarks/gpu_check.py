@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import tempfile
 import time
@@ -172,8 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tiny", action="store_true", help="16x16, tiny networks (a CPU smoke run)")
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip what would start after this")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="also the torch.compile modes (default: on, off with --tiny: compiling costs minutes on CPU)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help=(
+                        "also the torch.compile modes (default: on; off with --tiny, compiling costs minutes on CPU)"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     with_compile = not args.tiny if args.compile is None else args.compile

@@ -487,7 +487,8 @@ class Params:
         if self.protocol != "official":
             return
         for ds in self.datasets.values():
-            ds.filter, ds.format, ds.quality = OFFICIAL_DATA["filter"], OFFICIAL_DATA["format"], OFFICIAL_DATA["quality"]
+            for key, value in OFFICIAL_DATA.items():
+                setattr(ds, key, value)
         self.eval = {**self.eval, "real_selection": "first", "n_real": self.eval.get("n_real") or 50_000}
 
     def run(self, name: str) -> RunConfig:
