@@ -76,6 +76,9 @@ def rss_mb() -> float:
 
 
 def _worker(kind: str, impl: str, args: dict, path: str, result: str) -> None:
+    from cips.runtime import tune_allocator
+
+    tune_allocator()  # applies CIPS_HEAP_REUSE of this child process
     torch.set_num_threads(args["threads"])
     dev = torch.device(args["device"])
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args["dtype"]]
@@ -125,7 +128,7 @@ def _worker(kind: str, impl: str, args: dict, path: str, result: str) -> None:
 
 def run(kind: str, impl: str, args: dict, path: str, heap_reuse: bool = False) -> dict:
     ctx = mp.get_context("spawn")
-    os.environ["CIPS_HEAP_REUSE"] = "1" if heap_reuse else "0"  # read when the child imports cips
+    os.environ["CIPS_HEAP_REUSE"] = "1" if heap_reuse else "0"  # read by the child's tune_allocator()
     result = path + f".{kind}.{impl}.result"
     p = ctx.Process(target=_worker, args=(kind, impl, args, path, result))
     p.start()

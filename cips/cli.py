@@ -8,6 +8,14 @@ from cips.models.cli import register as register_models
 from cips.training.cli import register as register_training
 
 app = typer.Typer(help="CIPS reproduction: prepare data, train, evaluate, sample.", no_args_is_help=True)
+
+
+@app.callback()
+def _entry() -> None:
+    """CIPS reproduction: prepare data, train, evaluate, sample."""
+    from cips.runtime import tune_allocator
+
+    tune_allocator()  # opt-in (CIPS_HEAP_REUSE=1), at the entry point rather than on import
 for register in (register_models, register_data, register_training, register_metrics):
     register(app)
 

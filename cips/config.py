@@ -531,6 +531,33 @@ class Params:
         return self.datasets[name]
 
 
+# Keys that change how a run is operated, not what it computes: editing them re-runs nothing, and a
+# checkpoint stays resumable across them.
+OPERATIONAL_TRAIN_KEYS = ("checkpoint_every", "log_every", "sample_every", "workers", "device", "compile", "n_samples")
+# Model keys one architecture ignores, left out of its resolved config so a knob of the other re-runs nothing
+ARCH_ONLY_MODEL_KEYS = {
+    "cips": ("width", "depth", "fourier", "embeddings", "residual", "skips", "activation", "coords",
+             "panorama_width", "channels", "encoding_fill", "embedding_sampling"),
+    "stylegan2": ("channel_base", "channel_max"),
+}
+PATCH_ONLY_TRAIN_KEYS = ("patch_sampling", "patch_sigma")
+
+
+def resolved_run(params: Params, name: str) -> dict[str, dict]:
+    """What run `name` computes from, split by stage: {"train": ..., "eval": ...}, each a plain mapping
+    holding only the keys that change that stage's result (the files DVC hashes for train@ / evaluate@)."""
+    run = params.run(name)
+    other = "stylegan2" if run.model.arch == "cips" else "cips"
+    model = {k: v for k, v in to_dict(run.model).items() if k not in ARCH_ONLY_MODEL_KEYS[other]}
+    train = {k: v for k, v in to_dict(run.train).items() if k not in OPERATIONAL_TRAIN_KEYS
+             and not (run.train.patch is None and k in PATCH_ONLY_TRAIN_KEYS)}
+    return {
+        "train": {"run": name, "scale": params.scale, "dataset": run.dataset, "model": model, "train": train},
+        "eval": {"run": name, "scale": params.scale, "protocol": params.protocol, "dataset": run.dataset,
+                 "eval": to_dict(run.eval)},
+    }
+
+
 def parse_params(data: dict, origin: str = "params.yaml") -> Params:
     """Validate a params mapping; every run is resolved once so a bad override fails early."""
     try:

@@ -9,6 +9,7 @@ baseline), and an `-S` naming no key stops with one line naming it.
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,7 +129,12 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     # one knob: an experiment without coordinate embeddings, beside the committed baseline
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "baseline results"], repo, env)
-    sh(dvc + ["exp", "run", "-S", "model.embeddings=false"], repo, env)
+    exp = sh(dvc + ["exp", "run", "-S", "model.embeddings=false"], repo, env)
+    # only the runs whose resolved model changes are trained again (not StyleGAN2, not the ablation rows)
+    retrained = set(re.findall(r"Running stage 'train@([^']+)'", exp.stdout))
+    inherit = {r for r in runs if params["runs"][r].get("model", {}).get("arch", "cips") == "cips"
+               and "embeddings" not in params["runs"][r].get("model", {})}
+    assert retrained == inherit == {"fashion-cips", "fashion-patch-half", "photos-cips"}, retrained
     for run in runs:
         spec = params["runs"][run].get("model", {})
         c = torch.load(repo / "runs" / run / "checkpoint.pt", weights_only=False, map_location="cpu")

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from cips import coords
-from cips.config import RunConfig, flatten, to_dict
+from cips.config import OPERATIONAL_TRAIN_KEYS, RunConfig, flatten, to_dict
 from cips.images import grid_image
 from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
@@ -38,9 +38,8 @@ from cips.training.losses import d_logistic, g_nonsaturating, lazy_adam_correcti
 
 log = logging.getLogger(__name__)
 
-# Keys that change how a run is operated, not what it computes: a checkpoint stays resumable across them.
-OPERATIONAL_KEYS = ("train.steps", "train.checkpoint_every", "train.log_every", "train.sample_every",
-                    "train.workers", "train.device", "train.compile", "train.n_samples")
+# A checkpoint stays resumable across operational keys, and across train.steps (a longer run continues it).
+OPERATIONAL_KEYS = ("train.steps", *(f"train.{k}" for k in OPERATIONAL_TRAIN_KEYS))
 
 
 class TrainingDiverged(RuntimeError):

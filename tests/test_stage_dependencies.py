@@ -1,0 +1,111 @@
+"""Every DVC stage declares, as dependencies, all of the project's code its command can import.
+
+The import graph is read statically (every `import` statement of a module, also inside functions), from the
+stage's entry module through the project's own modules; a module missing from a stage's `deps` would leave
+that stage's outputs stale when it is edited.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("cips", "stages")
+
+
+def module_file(name: str) -> Path | None:
+    """The file of project module `name` (a package's __init__.py), None outside the project."""
+    if name.split(".")[0] not in PACKAGES:
+        return None
+    base = REPO.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imports_of(path: Path) -> set[str]:
+    """Project modules named by the import statements of one file (with their parent packages)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts)
+    if path.name == "__init__.py":
+        package = package.rsplit(".", 1)[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + (path.name == "__init__.py")])
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            names.add(mod)
+            names.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
+    out = set()
+    for name in names:
+        parts = name.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {n for n in out if module_file(n) is not None}
+
+
+def closure(entry: str) -> set[Path]:
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(imports_of(module_file(name)) - seen)
+    return {module_file(n) for n in seen}
+
+
+def entry_module(cmd: str) -> str:
+    words = cmd.split()
+    if words[:2] == ["python", "-m"]:
+        return words[2]
+    if words[0] == "cips-report":
+        return "cips.report.cli"
+    raise AssertionError(f"unknown stage command {cmd!r}: teach this test its entry module")
+
+
+def stages() -> list[tuple[str, str, list[str]]]:
+    spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    out = []
+    for name, stage in spec.items():
+        body = stage.get("do", stage)
+        deps = [d for d in body.get("deps", []) if isinstance(d, str) and d.split("/")[0] in PACKAGES]
+        out.append((name, body["cmd"], deps))
+    return out
+
+
+def docstring_only(path: Path) -> bool:
+    """Only a docstring and constants (a version string): no imports, no calls."""
+    return not any(isinstance(n, ast.Import | ast.ImportFrom | ast.Call) for n in ast.walk(ast.parse(path.read_text())))
+
+
+def uncovered(files: set[Path], deps: list[str]) -> list[str]:
+    missing = []
+    for f in sorted(files):
+        rel = f.relative_to(REPO).as_posix()
+        if f.name == "__init__.py" and docstring_only(f):  # a package marker changes nothing
+            continue
+        if not any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in deps):
+            missing.append(rel)
+    return missing
+
+
+@pytest.mark.parametrize("name,cmd,deps", stages(), ids=[s[0] for s in stages()])
+def test_stage_declares_the_code_it_imports(name, cmd, deps):
+    missing = uncovered(closure(entry_module(cmd)), deps)
+    assert not missing, f"dvc.yaml stage {name!r} does not list {missing}"
+
+
+def test_the_check_sees_a_lazy_import_inside_a_function():
+    """The reader finds imports inside functions (stages import the library lazily)."""
+    files = {f.relative_to(REPO).as_posix() for f in closure("stages.evaluate")}
+    assert "cips/metrics/evaluate.py" in files and "cips/images.py" in files
