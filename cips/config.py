@@ -443,14 +443,56 @@ TABLE_CELLS = {
 }
 
 
+SPECTRA_ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2"}  # key -> label in Fig. 7
+
+
+@dataclass
+class SpectraConfig:
+    """Fig. 7: real images of `dataset` and the runs of CIPS-base, CIPS-NE and StyleGAN2."""
+
+    dataset: str
+    base: str | None = None
+    ne: str | None = None
+    stylegan2: str | None = None
+    n: int | None = None  # images per set; null = eval.spectra_n
+
+    def check(self, key: str) -> None:
+        if not any(getattr(self, r) for r in SPECTRA_ROLES):
+            raise ConfigError(f"{key}: needs at least one of {', '.join(SPECTRA_ROLES)} (the run of that model)")
+        if self.n is not None and self.n < 1:
+            raise ConfigError(f"{key}.n: must be at least 1 (or null for eval.spectra_n), got {self.n}")
+
+    def runs(self) -> dict[str, str]:
+        """Label -> run, for the roles that are set."""
+        return {label: getattr(self, role) for role, label in SPECTRA_ROLES.items() if getattr(self, role)}
+
+
+@dataclass
+class EncodingsConfig:
+    """Figs. 3-6: the CIPS-base run (and CIPS-NE for Fig. 3)."""
+
+    base: str
+    ne: str | None = None
+    seed: int = 0
+
+
 @dataclass
 class AnalysisConfig:
-    """Which runs the analysis stages read (Figs. 3-7)."""
+    """Which runs the analysis stages read (Figs. 3-7); a missing section skips its stage's work."""
 
-    # spectra: {dataset: <name>, runs: {<label>: <run>}, n: <samples, null = eval.spectra_n>}
-    spectra: dict = field(default_factory=dict)
-    # encodings: {base: <run of CIPS-base>, ne: <run of CIPS-NE>, seed: 0}
-    encodings: dict = field(default_factory=dict)
+    spectra: SpectraConfig | None = None
+    encodings: EncodingsConfig | None = None
+
+    def run_keys(self) -> dict[str, str]:
+        """analysis.<section>.<role> -> run name, for every run the analyses name."""
+        out = {}
+        if self.spectra:
+            out.update({f"analysis.spectra.{r}": getattr(self.spectra, r) for r in SPECTRA_ROLES
+                        if getattr(self.spectra, r)})
+        if self.encodings:
+            out.update({f"analysis.encodings.{r}": getattr(self.encodings, r) for r in ("base", "ne")
+                        if getattr(self.encodings, r)})
+        return out
 
 
 @dataclass
@@ -490,6 +532,15 @@ class Params:
             for key, value in OFFICIAL_DATA.items():
                 setattr(ds, key, value)
         self.eval = {**self.eval, "real_selection": "first", "n_real": self.eval.get("n_real") or 50_000}
+
+    @property
+    def base_eval(self) -> EvalConfig:
+        """The base `eval` section, validated (what the reference and analysis stages use)."""
+        return from_dict(EvalConfig, self.eval, "eval")
+
+    def base_model(self, overrides: dict | None = None) -> ModelConfig:
+        """The base `model` section with `overrides` applied, validated."""
+        return from_dict(ModelConfig, deep_merge(self.model, overrides), "model")
 
     def run(self, name: str) -> RunConfig:
         """Resolve run `name`: the base sections with the run's overrides applied and validated."""
@@ -567,6 +618,11 @@ def parse_params(data: dict, origin: str = "params.yaml") -> Params:
             from_dict(cls, getattr(params, section), section)
         for name in params.runs:
             params.run(name)
+        for key, name in params.analysis.run_keys().items():
+            if name not in params.runs:
+                raise ConfigError(f"{key}: {name!r} is not in runs ({', '.join(params.runs)})")
+        if params.analysis.spectra and params.analysis.spectra.dataset not in params.datasets:
+            raise ConfigError(f"analysis.spectra.dataset: {params.analysis.spectra.dataset!r} is not in datasets")
     except ConfigError as err:
         raise ConfigError(f"{origin}: {err}") from None
     return params

@@ -34,8 +34,8 @@ def test_scale_files_are_valid_and_complete(scale):
     assert {c for (t, c, _) in cells if t == "table3"} == {"base", "ne", "nofourier", "main", "residual", "sine"}
     assert {c for (t, c, _) in cells if t == "table5"} == {"full", "half", "quarter"}
     for role in ("base", "ne", "stylegan2"):
-        assert params.analysis.spectra[role] in params.runs
-    assert params.analysis.encodings["base"] in params.runs
+        assert getattr(params.analysis.spectra, role) in params.runs
+    assert params.analysis.encodings.base in params.runs
 
 
 def test_a_misspelt_override_names_its_key():

@@ -12,10 +12,10 @@ import torch
 from test_report_tables import make_project  # tests/ is on sys.path (pytest's rootdir import)
 from typer.testing import CliRunner
 
+from cips.analysis.encodings import encodings_figure_data
+from cips.analysis.spectrum import SpectrumAccumulator, SpectrumParams, save_spectra
 from cips.config import ModelConfig
 from cips.files import save_npz_atomic, write_png
-from cips.metrics.encodings import encodings_figure_data
-from cips.metrics.spectrum import SpectrumAccumulator, SpectrumParams, save_spectra
 from cips.models import build_generator
 from cips.report.cli import app
 from cips.report.figures import render_figures

@@ -212,10 +212,13 @@ def prepare_from_params(
     out: str | Path | None = None,
     workers: int | None = None,
     progress: bool = True,
+    root: str | Path = ".",
 ) -> PrepareResult:
-    """prepare for entry `dataset` of params.yaml into `out` (default data/<dataset>/lmdb)."""
+    """The work of stage prepare@<dataset>: entry `dataset` of params.yaml into `out` (default
+    data/<dataset>/lmdb under project root `root`, which relative source paths are read from too)."""
     from cips.config import load_params
+    from cips.layout import Layout
 
     cfg = load_params(params).dataset(dataset)
-    out = Path("data", dataset, "lmdb") if out is None else Path(out)
-    return prepare_dataset(dataset, cfg, out, workers=workers, progress=progress)
+    out = Layout(root).lmdb(dataset) if out is None else Path(out)
+    return prepare_dataset(dataset, cfg, out, root=root, workers=workers, progress=progress)

@@ -42,7 +42,7 @@ def evaluate(
     grid: Path = typer.Option(None, "--grid", help="write the sample grid PNG here"),
     png_dir: Path = typer.Option(None, "--png-dir", help="also write every sample as PNG into this folder"),
     params: Path = typer.Option(Path("params.yaml"), "--params", help="params.yaml with the eval protocol"),
-    root: Path = typer.Option(Path("data"), "--root", help="data root"),
+    root: Path = typer.Option(Path("."), "--root", help="project root (data/<dataset>/ lives here)"),
     embedding_sampling: str = typer.Option(
         None, "--embedding-sampling",
         help="CIPS: exact | official (the official code's eval path; default: what the checkpoint records)",
@@ -138,8 +138,8 @@ def spectrum(
     plot: Path = typer.Option(None, "--plot", help="also draw the mean spectrum and profile into this PNG"),
 ) -> None:
     """Mean log-magnitude spectrum and azimuthal profile of an image set (as in Fig. 7)."""
+    from cips.analysis.spectrum import SpectrumParams, caption, save_spectra, spectrum_of
     from cips.metrics.features import iter_dataset, open_images
-    from cips.metrics.spectrum import SpectrumParams, caption, save_spectra, spectrum_of
 
     try:
         p = SpectrumParams(log_base=log_base, log_scale=log_scale, dc=dc, radius=radius, normalise=normalise)
@@ -175,8 +175,8 @@ def plot_spectra(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from cips.analysis.spectrum import caption
     from cips.files import write_bytes_atomic
-    from cips.metrics.spectrum import caption
 
     n = len(results)
     fig, axes = plt.subplots(1, n + 1, figsize=(3.2 * (n + 1), 3.4))

@@ -19,6 +19,7 @@ from torchvision.utils import make_grid
 
 from cips.config import EvalConfig
 from cips.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
+from cips.layout import Layout
 from cips.metrics import quality
 from cips.metrics.features import (
     FeatureNetwork,
@@ -50,22 +51,6 @@ METRICS_SCHEMA = """\
 class EvalResult:
     metrics: dict  # the content of metrics.json
     grid: np.ndarray  # (H', W', 3) uint8 sample grid
-
-
-# --------------------------------------------------------------------------------------------
-# where things live
-
-
-def lmdb_path(dataset: str, resolution: int, root: str | Path = "data") -> Path:
-    return Path(root) / dataset / "lmdb" / str(resolution)
-
-
-def reference_cache_dir(dataset: str, root: str | Path = "data") -> Path:
-    return Path(root) / dataset / "reference"
-
-
-def reference_bundle_path(dataset: str, root: str | Path = "data") -> Path:
-    return Path(root) / dataset / "fid_ref.npz"
 
 
 def floor_count(cfg: EvalConfig) -> int:
@@ -323,21 +308,20 @@ def reference_requests(params, dataset: str) -> list[tuple[int, EvalConfig]]:
     """(resolution, eval config) of the references the stage builds: the base eval protocol at each of the
     dataset's resolutions. It reads only `eval` and the dataset's entry, so editing one run re-runs no
     reference; a run that overrides the protocol gets its reference computed (and cached) at evaluation."""
-    from cips.config import from_dict
-
-    base = from_dict(EvalConfig, params.eval, "eval")
+    base = params.base_eval
     return [(res, base) for res in params.dataset(dataset).resolutions]
 
 
 def build_references(
-    params, dataset: str, root: str | Path = "data", progress: bool = True
+    params, dataset: str, root: str | Path = ".", progress: bool = True
 ) -> tuple[list[Reference], Path]:
     """Compute (or take from the cache) every reference of `dataset`, and bundle them into
-    `<root>/<dataset>/fid_ref.npz`, the file the evaluate stages depend on."""
+    data/<dataset>/fid_ref.npz under project root `root`, the file the evaluate stages depend on."""
+    layout = Layout(root)
     refs = []
     cache: dict[tuple, tuple[FeatureNetwork, FeatureNetwork]] = {}
     for resolution, cfg in reference_requests(params, dataset):
-        lmdb = lmdb_path(dataset, resolution, root)
+        lmdb = layout.lmdb(dataset, resolution)
         if not lmdb.is_dir():
             raise FileNotFoundError(
                 f"{lmdb}: no LMDB at {resolution}px for dataset {dataset} "
@@ -355,13 +339,23 @@ def build_references(
             n_real=cfg.n_real,
             n_floor=floor_count(cfg),
             seed=cfg.seed,
-            cache=reference_cache_dir(dataset, root),
+            cache=layout.reference_cache(dataset),
             batch=cfg.batch,
             progress=progress,
             selection=cfg.real_selection,
         )
         refs.append(ref)
-    return refs, save_bundle(refs, reference_bundle_path(dataset, root))
+    return refs, save_bundle(refs, layout.reference_bundle(dataset))
+
+
+def references_from_params(dataset: str, params_path: str | Path = "params.yaml", root: str | Path = ".",
+                           progress: bool = True) -> tuple[list[Reference], Path]:
+    """The work of stage reference@<dataset>: every reference of the dataset, bundled."""
+    from cips.config import load_params
+
+    params = load_params(params_path)
+    params.dataset(dataset)  # one line naming an unknown dataset
+    return build_references(params, dataset, root, progress)
 
 
 def checkpoint_step(path: str | Path) -> int | None:
@@ -379,27 +373,28 @@ def evaluate_checkpoint(
     cfg: EvalConfig,
     *,
     run: str = "",
-    root: str | Path = "data",
+    root: str | Path = ".",
     real: str | Path | None = None,
     png_dir: str | Path | None = None,
     progress: bool = True,
     embedding_sampling: str | None = None,
 ) -> EvalResult:
     """Load the EMA generator of a checkpoint (this project's format; official checkpoints after
-    `cips import-official`) and evaluate it against `dataset` (or the images at `real`).
-    `embedding_sampling` (exact | official) overrides the one the checkpoint records."""
+    `cips import-official`) and evaluate it against `dataset` under project root `root` (or the images at
+    `real`). `embedding_sampling` (exact | official) overrides the one the checkpoint records."""
     from cips.models.checkpoint import load_generator
 
+    layout = Layout(root)
     checkpoint = Path(checkpoint)
     G = load_generator(checkpoint, ema=True, map_location="cpu", embedding_sampling=embedding_sampling)
-    lmdb = Path(real) if real is not None else lmdb_path(dataset, G.size, root)
+    lmdb = Path(real) if real is not None else layout.lmdb(dataset, G.size)
     if not lmdb.exists():
         raise FileNotFoundError(
             f"{lmdb}: no real images for dataset {dataset} at {G.size}px "
             f"(run `dvc repro prepare@{dataset}`, or pass the images with --real)"
         )
-    bundles = [reference_bundle_path(dataset, root)] if real is None else []
-    cache = reference_cache_dir(dataset, root) if real is None else None
+    bundles = [layout.reference_bundle(dataset)] if real is None else []
+    cache = layout.reference_cache(dataset) if real is None else None
     return evaluate_generator(
         G,
         dataset=dataset,
@@ -413,3 +408,41 @@ def evaluate_checkpoint(
         png_dir=png_dir,
         progress=progress,
     )
+
+
+def training_run_id(checkpoint: str | Path) -> str | None:
+    """The MLflow run of the training that wrote `checkpoint` (None for imported or untracked ones).
+
+    Memory-mapped: only the small entries are read, not the weights evaluation has already loaded.
+    """
+    try:
+        ckpt = torch_load_data(checkpoint, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable or foreign: the evaluation then gets a run of its own
+        return None
+    return ckpt.get("mlflow_run_id") if isinstance(ckpt, dict) else None
+
+
+def evaluate_from_params(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".",
+                         track: bool = True, progress: bool = True) -> EvalResult:
+    """The work of stage evaluate@<run>: score the run's EMA generator, write runs/<run>/metrics.json and
+    eval_samples.png, and log both into the run's MLflow training run."""
+    from cips.config import load_params
+
+    layout = Layout(root)
+    params = load_params(params_path)
+    cfg = params.run(run)
+    checkpoint = layout.checkpoint(run)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no checkpoint (run `dvc repro train@{run}` first)")
+    png_dir = layout.run(run) / "samples" if cfg.eval.save_png else None
+    result = evaluate_checkpoint(checkpoint, cfg.dataset, cfg.eval, run=run, root=root, png_dir=png_dir,
+                                 progress=progress)
+    result.metrics["scale"] = params.scale  # the report refuses to mix scales
+    write_json_atomic(result.metrics, layout.metrics(run))
+    write_png(result.grid, layout.eval_samples(run))
+    if track:
+        from cips.tracking import log_evaluation
+
+        log_evaluation(training_run_id(checkpoint), result.metrics, result.grid, root=root, run=cfg,
+                       scale=params.scale)
+    return result

@@ -88,12 +88,14 @@ def image_row(title: str, panels: list[tuple[str, np.ndarray]], text: str, cmap:
 
 
 def encodings_source(inputs: ReportInputs) -> str:
-    spec = inputs.params.analysis.encodings or {}
-    return f"CIPS-base run {spec.get('base', '?')}" + (f", CIPS-NE run {spec['ne']}" if spec.get("ne") else "")
+    spec = inputs.params.analysis.encodings
+    if spec is None:
+        return "no analysis.encodings"
+    return f"CIPS-base run {spec.base}" + (f", CIPS-NE run {spec.ne}" if spec.ne else "")
 
 
 def encodings_seed(inputs: ReportInputs) -> int:
-    return int((inputs.params.analysis.encodings or {}).get("seed", 0))
+    return inputs.params.analysis.encodings.seed if inputs.params.analysis.encodings else 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,11 +173,11 @@ def spectra_order(names: list[str]) -> list[str]:
 
 def spectra_text(inputs: ReportInputs, s: dict) -> str:
     counts = ", ".join(f"{n} {int(s[f'{n}/n'])}" for n in spectra_order(s["names"]) if f"{n}/n" in s)
-    spec = inputs.params.analysis.spectra or {}
-    runs = ", ".join(f"{k} = {spec[k]}" for k in ("base", "ne", "stylegan2") if spec.get(k))
+    spec = inputs.params.analysis.spectra
+    runs = ", ".join(f"{k} = {getattr(spec, k)}" for k in ("base", "ne", "stylegan2") if spec and getattr(spec, k))
     params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
     return (f"{scale_prefix(inputs)}{s['caption']} Images per set: {counts}. Real images: dataset "
-            f"{spec.get('dataset', '?')}; runs: {runs or 'n/a'}. Settings: {params}.")
+            f"{spec.dataset if spec else '?'}; runs: {runs or 'n/a'}. Settings: {params}.")
 
 
 def fig7_spectra(inputs: ReportInputs, s: dict) -> Figure | None:

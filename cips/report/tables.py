@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cips.config import ModelConfig, RunConfig, deep_merge, from_dict
+from cips.config import ModelConfig, RunConfig
 from cips.report import published as pub
 from cips.report.inputs import ReportInputs
 
@@ -374,7 +374,7 @@ def scale_model(inputs: ReportInputs, paper_cfg: ModelConfig) -> ModelConfig:
     default = ModelConfig()
     overrides = {f.name: getattr(paper_cfg, f.name) for f in dataclasses.fields(ModelConfig)
                  if getattr(paper_cfg, f.name) != getattr(default, f.name)}
-    return from_dict(ModelConfig, deep_merge(inputs.params.model, overrides), "model")
+    return inputs.params.base_model(overrides)
 
 
 def table4(inputs: ReportInputs) -> Table:

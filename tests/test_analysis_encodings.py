@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cips.metrics.encodings import encoding_spectrum, high_frequency_fraction, pca_rgb, shared_limits
+from cips.analysis.encodings import encoding_spectrum, high_frequency_fraction, pca_rgb, shared_limits
 
 
 def _fourier_like(h=32, w=32, c=16, seed=0):

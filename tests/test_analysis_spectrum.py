@@ -7,7 +7,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cips.metrics.spectrum import (
+from cips.analysis.spectrum import (
     SpectrumParams,
     azimuthal_profile,
     caption,

@@ -254,3 +254,39 @@ def load_spectra(path: str | Path) -> dict[str, SpectrumResult]:
             )
             for name in z["names"]
         }
+
+
+def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
+    """The work of stage spectra: Fig. 7's spectra of the real images and of the runs analysis.spectra
+    names, written to reports/data/spectra.npz under project root `root`."""
+    from cips.config import ConfigError, load_params
+    from cips.layout import Layout
+    from cips.metrics.features import iter_dataset, iter_generated, open_images, resolve_device
+    from cips.models.checkpoint import load_generator
+
+    layout = Layout(root)
+    params = load_params(params_path)
+    spec = params.analysis.spectra
+    if spec is None:
+        raise ConfigError(f"{params_path}: analysis.spectra: missing (dataset and the runs of Fig. 7)")
+    cfg = params.base_eval
+    n = spec.n or cfg.spectra_n
+    p = SpectrumParams.from_eval(cfg)
+    device = resolve_device(cfg.device)
+    results, size = {}, None
+    for label, run in spec.runs().items():
+        checkpoint = layout.checkpoint(run)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"{checkpoint}: no checkpoint for {label} (run `dvc repro train@{run}`)")
+        G = load_generator(checkpoint).to(device)
+        if size is not None and G.size != size:
+            raise ValueError(f"analysis.spectra: {run} makes {G.size}px images, the others {size}px")
+        size = G.size
+        results[label] = spectrum_of(
+            iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p, total=n, desc=label
+        )
+    real = open_images(layout.lmdb(spec.dataset, size))
+    count = min(n, len(real))
+    results = {"real": spectrum_of(iter_dataset(real, range(count), cfg.batch), p, total=count, desc="real"),
+               **results}
+    return save_spectra(layout.report_data("spectra.npz"), results)

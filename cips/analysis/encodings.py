@@ -13,10 +13,12 @@ sin(B (x', y')) or the learned coordinate embeddings of a CIPS generator.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from cips.metrics.spectrum import ring_index
+from cips.analysis.spectrum import ring_index
 
 
 def _as_hwc(enc: np.ndarray | torch.Tensor, name: str = "encoding") -> np.ndarray:
@@ -136,3 +138,32 @@ def encodings_figure_data(base: torch.nn.Module, ne: torch.nn.Module | None = No
         if G is not None:
             out[f"fig3/{label}_mean_style"] = image(G, ws=G.mean_w().unsqueeze(0), noise_mode="zero")
     return out
+
+
+def encodings_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
+    """The work of stage encodings: Figs. 3-6's data from the runs analysis.encodings names, written to
+    reports/data/encodings.npz under project root `root`."""
+    from cips.config import ConfigError, load_params
+    from cips.files import save_npz_atomic
+    from cips.layout import Layout
+    from cips.models.checkpoint import load_generator
+
+    layout = Layout(root)
+    params = load_params(params_path)
+    spec = params.analysis.encodings
+    if spec is None:
+        raise ConfigError(f"{params_path}: analysis.encodings: missing (base: the run of CIPS-base)")
+    generators = {}
+    for role in ("base", "ne"):
+        run = getattr(spec, role)
+        if not run:
+            continue
+        checkpoint = layout.checkpoint(run)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"{checkpoint}: no checkpoint for analysis.encodings.{role} "
+                                    f"(run `dvc repro train@{run}`)")
+        generators[role] = load_generator(checkpoint)
+        if not hasattr(generators[role], "encodings"):
+            raise ConfigError(f"{params_path}: analysis.encodings.{role}: run {run} is not a CIPS generator")
+    data = encodings_figure_data(generators["base"], generators.get("ne"), seed=spec.seed)
+    return save_npz_atomic(layout.report_data("encodings.npz"), data)
