@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
+from cips.paper import TABLE_CELLS
+
 
 class ConfigError(ValueError):
     """A bad value in params.yaml (or an override); the message names the key."""
@@ -435,12 +437,6 @@ PROTOCOLS = {
     "official": "the authors' data path: bilinear resize, JPEG quality 85; FID against the first 50k reals",
 }
 
-TABLE_CELLS = {
-    "table1": ("cips", "stylegan2"),
-    "table2": ("cips", "stylegan2"),
-    "table3": ("base", "ne", "nofourier", "main", "residual", "sine"),
-    "table5": ("full", "half", "quarter"),
-}
 
 
 SPECTRA_ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2"}  # key -> label in Fig. 7

@@ -23,6 +23,7 @@ from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
+from cips import paper
 from cips.metrics import inception
 from cips.metrics.features import QUANTISATION
 
@@ -205,7 +206,7 @@ def check_comparable(a: dict, b: dict) -> None:
         raise ProtocolMismatch("metric values measured under different protocols: " + "; ".join(reasons))
 
 
-def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = 256) -> dict:
+def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = paper.RESOLUTION) -> dict:
     """The protocol of the paper's published numbers (Tables 1-3, 5: FID with 50k samples against the
     real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real`: the real images used,
     all of the dataset by the paper's text; the official calculate_fid.py caps them at its sample count."""
@@ -229,12 +230,12 @@ def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = 256
         metric,
         dataset=dataset,
         resolution=resolution,
-        n_generated=50_000,
+        n_generated=paper.N_GENERATED,
         n_real=n_real,
         network=network,
         kid_subsets=100,
         kid_subset_size=1000,
-        prc_k=3,
+        prc_k=paper.PRC_K,
         generated="published",
         real="all real images",
     )

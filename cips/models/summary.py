@@ -8,15 +8,10 @@ import torch
 from torch import nn
 
 from cips.config import ModelConfig
-from cips.report.published import TABLE4_LABELS, TABLE4_PARAMS_M
+from cips.paper import TABLE4_LABELS, TABLE4_MODELS, TABLE4_PARAMS_M
 
 # The paper-scale (256x256, width 512, 15 layers, 8-layer mapping) configurations of Table 4.
-PAPER_CONFIGS: dict[str, ModelConfig] = {
-    "cips-base": ModelConfig(skips=False),
-    "cips-ne": ModelConfig(skips=False, embeddings=False),
-    "cips-default": ModelConfig(skips=True),
-    "stylegan2": ModelConfig(arch="stylegan2"),
-}
+PAPER_CONFIGS: dict[str, ModelConfig] = {key: ModelConfig(**flags) for key, flags in TABLE4_MODELS.items()}
 
 
 def build_on_meta(cfg: ModelConfig) -> nn.Module:

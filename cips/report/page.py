@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cips import paper as pub
 from cips.files import write_bytes_atomic
-from cips.report import published as pub
 from cips.report.figures import render_figures
 from cips.report.inputs import ReportInputs
 from cips.report.render import to_markdown, write_table_files
 from cips.report.tables import build_tables, scale_note
 
-FIGURE_TITLES = {
-    "fig3": "Fig. 3: images of the mean style (CIPS-base, CIPS-NE)",
-    "fig4": "Fig. 4: spectra of Fourier features and coordinate embeddings (one colour scale)",
-    "fig5": "Fig. 5: PCA of the positional encodings (3 components as RGB)",
-    "fig6": "Fig. 6: normal, coordinate embeddings zeroed, Fourier features zeroed",
-    "fig7_spectra": "Fig. 7a: mean magnitude spectra (real, CIPS-base, CIPS-NE, StyleGAN2)",
-    "fig7_profile": "Fig. 7b: azimuthal integration of the spectra",
-}
+FIGURE_TITLES = pub.FIGURE_TITLES
 
 
 def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]) -> str:

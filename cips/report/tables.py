@@ -16,20 +16,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cips import paper as pub
 from cips.config import ModelConfig, RunConfig
-from cips.report import published as pub
 from cips.report.inputs import ReportInputs
 
 MISSING = "not run at this scale"
 NONE = "—"
 TABLES = (1, 2, 3, 4, 5)
-TITLES = {
-    1: "FID at 256x256, CIPS-skips vs StyleGANv2",
-    2: "Precision and recall (k = 3), FFHQ",
-    3: "Ablations on FFHQ (300K iterations, batch 16), FID",
-    4: "Generator parameters (millions), 256x256",
-    5: "Patch-based training, FID of full images (D sees KxK patches)",
-}
+TITLES = pub.TABLE_TITLES
 # protocol fields a smaller scale changes on purpose (stated once in the heading note)
 SCALE_FIELDS = ("dataset", "resolution", "n_generated", "n_real", "kid_subsets", "kid_subset_size")
 NETWORK_NAMES = {"inception-v3-compat": "Inception", "vgg16": "VGG16"}

@@ -1,11 +1,34 @@
-"""Numbers published in the paper (Anokhin et al., CVPR 2021), the one place they live.
+"""The paper (Anokhin et al., CVPR 2021), the one place it lives: its tables' cells and titles, published
+numbers, the ablation flags of Table 3, the configurations of Table 4, its evaluation protocol and its
+figure titles. Everything else imports from here; this module imports nothing of the project.
 
-Every value is keyed the way the report looks it up: table -> row -> column.
+Published values are keyed the way the report looks them up: table -> row -> column.
 """
 
 from __future__ import annotations
 
 PAPER = "Anokhin et al., Image Generators with Conditionally-Independent Pixel Synthesis, CVPR 2021"
+
+# The paper's evaluation protocol: 50k generated images at 256x256 against the real images; precision and
+# recall with k = 3 on VGG16 features.
+N_GENERATED = 50_000
+RESOLUTION = 256
+PRC_K = 3
+
+# Which cells of which table a run can feed (params.yaml: runs.<run>.tables)
+TABLE_CELLS = {
+    "table1": ("cips", "stylegan2"),
+    "table2": ("cips", "stylegan2"),
+    "table3": ("base", "ne", "nofourier", "main", "residual", "sine"),
+    "table5": ("full", "half", "quarter"),
+}
+TABLE_TITLES = {
+    1: "FID at 256x256, CIPS-skips vs StyleGANv2",
+    2: "Precision and recall (k = 3), FFHQ",
+    3: "Ablations on FFHQ (300K iterations, batch 16), FID",
+    4: "Generator parameters (millions), 256x256",
+    5: "Patch-based training, FID of full images (D sees KxK patches)",
+}
 
 # Table 1: FID at 256x256, 50k generated images against the full dataset
 TABLE1_FID = {
@@ -40,6 +63,9 @@ TABLE3_LABELS = {"base": "base", "ne": "No embed (NE)", "nofourier": "No Fourier
 TABLE4_PARAMS_M = {"cips-base": 43.8, "cips-ne": 10.2, "cips-default": 45.9, "stylegan2": 30.0}
 TABLE4_LABELS = {"cips-base": "CIPS-base", "cips-ne": "CIPS-NE", "cips-default": "CIPS-Default (skips)",
                  "stylegan2": "StyleGANv2"}
+# Table 4's rows as overrides of the paper-scale default generator (ModelConfig's defaults: CIPS-skips)
+TABLE4_MODELS = {"cips-base": {"skips": False}, "cips-ne": {"skips": False, "embeddings": False},
+                 "cips-default": {"skips": True}, "stylegan2": {"arch": "stylegan2"}}
 
 # Table 5: patch-based training, FID of full 256x256 images; D sees KxK patches
 TABLE5_PATCH_FID = {
@@ -49,3 +75,12 @@ TABLE5_PATCH_FID = {
 
 DATASET_LABELS = {"ffhq": "FFHQ", "churches": "LSUN Churches", "landscapes": "Landscapes",
                   "satellite-buildings": "Satellite-Buildings", "satellite-landscapes": "Satellite-Landscapes"}
+
+FIGURE_TITLES = {
+    "fig3": "Fig. 3: images of the mean style (CIPS-base, CIPS-NE)",
+    "fig4": "Fig. 4: spectra of Fourier features and coordinate embeddings (one colour scale)",
+    "fig5": "Fig. 5: PCA of the positional encodings (3 components as RGB)",
+    "fig6": "Fig. 6: normal, coordinate embeddings zeroed, Fourier features zeroed",
+    "fig7_spectra": "Fig. 7a: mean magnitude spectra (real, CIPS-base, CIPS-NE, StyleGAN2)",
+    "fig7_profile": "Fig. 7b: azimuthal integration of the spectra",
+}
