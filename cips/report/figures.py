@@ -15,14 +15,11 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # the object API: no backend to select at import, no global state
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
-
-from cips.files import write_bytes_atomic  # noqa: E402
+from cips.files import write_bytes_atomic
 from cips.report.inputs import ReportInputs  # noqa: E402
 
 log = logging.getLogger("cips.report")
