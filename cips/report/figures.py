@@ -286,4 +286,7 @@ def render_figures(inputs: ReportInputs) -> list[str]:
             log.info("samples_%s: skipped (no runs/%s/eval_samples.png)", run, run)
             continue
         emit(f"samples_{run}", samples_figure(inputs, run, out.samples), out.samples)
+    from cips.report.beyond import render_beyond  # the per-pixel figures (reports/data/beyond.npz)
+
+    made += render_beyond(inputs)
     return made

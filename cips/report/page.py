@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cips import paper as pub
 from cips.files import write_bytes_atomic
+from cips.report.beyond import beyond_figures, section_markdown
 from cips.report.figures import render_figures
 from cips.report.inputs import ReportInputs
 from cips.report.render import to_markdown, write_table_files
@@ -29,13 +30,16 @@ def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]
     for md in tables_md:
         lines += [md, ""]
     lines += ["## Figures", ""]
-    named = [f for f in FIGURE_TITLES if f in figures] + [f for f in figures if f not in FIGURE_TITLES]
+    beyond = set(beyond_figures(figures))
+    named = [f for f in FIGURE_TITLES if f in figures] + [f for f in figures if f not in FIGURE_TITLES
+                                                          and f not in beyond]
     for name in named:
         title = FIGURE_TITLES.get(name) or f"Samples of run {name.removeprefix('samples_')}"
         lines += [f"### {title}", "", f"![{title}](figures/{name}.png)", "", f"[PDF](figures/{name}.pdf)", ""]
     missing = [f for f in FIGURE_TITLES if f not in figures]
     if missing:
         lines += ["Not available yet (their inputs are missing): " + ", ".join(missing) + ".", ""]
+    lines += section_markdown(inputs, figures)
     return "\n".join(lines).rstrip() + "\n"
 
 
