@@ -3,6 +3,7 @@
 import typer
 
 from cips.analysis.cli import register as register_analysis
+from cips.beyond.cli import register as register_beyond
 from cips.data.cli import register as register_data
 from cips.metrics.cli import register as register_metrics
 from cips.models.cli import register as register_models
@@ -17,7 +18,10 @@ def _entry() -> None:
     from cips.runtime import tune_allocator
 
     tune_allocator()  # opt-in (CIPS_HEAP_REUSE=1), at the entry point rather than on import
-for register in (register_models, register_data, register_training, register_metrics, register_analysis):
+
+
+for register in (register_models, register_data, register_training, register_metrics, register_analysis,
+                 register_beyond):
     register(app)
 
 
