@@ -221,3 +221,17 @@ def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray
     if grid is not None:
         c.log_image(run_id, grid, artifact_file="eval_samples.png")
     return run_id
+
+
+def log_figures(run_id: str, figures: dict[str, Any], root: str | Path | None = None, folder: str = "beyond") -> bool:
+    """Matplotlib figures as PNG artifacts `<folder>/<name>.png` of an existing run (False, with a log line,
+    when the run is not in the store)."""
+    c = client(root)
+    try:
+        c.get_run(run_id)
+    except Exception:  # the store was replaced since training
+        log.warning("MLflow run %s not found in %s; figures not logged", run_id, tracking_uri(root))
+        return False
+    for name, fig in figures.items():
+        c.log_figure(run_id, fig, f"{folder}/{name}.png", save_kwargs={"dpi": 150, "bbox_inches": "tight"})
+    return True
