@@ -17,7 +17,11 @@ from cips.models.cips import CIPSGenerator
 
 def make(**kw) -> CIPSGenerator:
     torch.manual_seed(0)
-    return CIPSGenerator(size=16, width=16, depth=4, style_dim=16, n_mlp=2, **kw).eval()
+    g = CIPSGenerator(size=16, width=16, depth=4, style_dim=16, n_mlp=2, **kw).eval()
+    with torch.no_grad():  # per-pixel noise that matters (it starts at zero strength), so leaving it on shows
+        for layer in g.layers:
+            layer.noise_strength.fill_(0.5)
+    return g
 
 
 def test_rendered_pixels_equal_the_full_render_and_full_is_exact():
