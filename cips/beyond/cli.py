@@ -121,16 +121,17 @@ def interpolate(checkpoint: Path = CKPT, out: Path = OUT,
 
 
 def panorama(checkpoint: Path = CKPT, out: Path = OUT,
-             seeds: str = typer.Option("0,1", "--seeds", help="latents A and B (B is blended in at the edges)"),
+             seeds: str = typer.Option("", "--seeds", help="latents A,B (B is blended in at the edges); default: "
+                                                           "0 and the most different of seeds 1-7"),
              widths: float = typer.Option(3.0, "--widths", help="cartesian models: image widths to render"),
              truncation: float = TRUNCATION, device: str = DEVICE, chunk: int = CHUNK) -> None:
     """Figs. 11, 17: the whole cylinder (or a wide cartesian grid), its seam, and per-pixel style blending."""
     from cips.beyond import sections
 
-    s = _seeds(seeds)
-    if len(s) != 2:
+    s = _seeds(seeds) if seeds else None
+    if s is not None and len(s) != 2:
         raise typer.BadParameter(f"--seeds: {seeds!r}: give two seeds, A and B")
-    _run(out, lambda: sections.fig11(_source(checkpoint, truncation, device), (s[0], s[1]), widths,
+    _run(out, lambda: sections.fig11(_source(checkpoint, truncation, device), (s[0], s[1]) if s else None, widths,
                                      chunk_of(chunk)), "fig11")
 
 

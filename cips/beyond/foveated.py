@@ -10,6 +10,7 @@ convex hull, the nearest rendered pixel).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +40,24 @@ class Foveated:
     fovea_psnr: np.ndarray  # (F,) dB within one std of the fixation point
 
 
+def _one_blas_thread():
+    """scipy's triangulation solves thousands of 2x2 systems through BLAS; with its threads competing for busy
+    cores that took seconds instead of milliseconds here, so run it on one thread (threadpoolctl, a dependency
+    of mlflow's scikit-learn, when present)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, C) image known where `mask` (H, W) is set -> every pixel, by cubic interpolation."""
+    with _one_blas_thread():
+        return _fill(values, mask)
+
+
+def _fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     from scipy.interpolate import griddata
 
     if mask.all():

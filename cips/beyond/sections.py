@@ -25,6 +25,7 @@ from cips.beyond import foveated as fov
 from cips.beyond import interpolation, mixing, neighbours, panorama, superres
 from cips.beyond.render import CHUNK, hwc_uint8, is_cips, latents, render, styles
 from cips.beyond.subjects import Subjects, choose
+from cips.images import to_uint8
 
 log = logging.getLogger("cips.beyond")
 
@@ -116,21 +117,37 @@ def fig10(src: Source, seeds: Sequence[int] = (0, 1, 2), steps: int = 8, mode: i
     return _pack("fig10", {"images": images, "step_changes": changes.astype(np.float32)}, meta, t0)
 
 
-def fig11(src: Source, seeds: tuple[int, int] = (0, 1), widths: float = 3.0, chunk: int | None = CHUNK,
+def contrasting_seed(src: Source, a: int, candidates: Sequence[int] = range(1, 8)) -> int:
+    """The candidate seed whose image (training grid, noise off) differs most from seed `a`'s: a blend of two
+    near-identical images would show nothing (a demo-scale model's samples are often alike)."""
+    ws = styles(src.g, latents([a, *candidates], src.g.style_dim), src.truncation)
+    images = render(src.g, ws, coords=None)
+    diffs = (images[1:] - images[:1]).abs().mean(dim=(1, 2, 3))
+    return int(list(candidates)[int(diffs.argmax())])
+
+
+def fig11(src: Source, seeds: tuple[int, int] | None = None, widths: float = 3.0, chunk: int | None = CHUNK,
           note: str = "") -> dict[str, np.ndarray]:
     """Panoramas of two latents, their per-pixel blend, and the wrap-around seam (cylindrical generators).
 
-    A cartesian generator is rendered on a grid `widths` images wide (an extrapolation; no seam)."""
+    A cartesian generator is rendered on a grid `widths` images wide (an extrapolation; no seam). Without
+    `seeds`, A is seed 0 and B the most different of seeds 1-7 (`contrasting_seed`)."""
     t0 = time.perf_counter()
     g = src.g
+    rule = "" if seeds else "B is the most different of seeds 1-7 from A"
+    seeds = seeds or (0, contrasting_seed(src, 0))
     cylindrical = is_cips(g) and g.coord_system == "cylindrical"
     grid = panorama.panorama_grid(g) if cylindrical else panorama.wide_grid(g.size, widths)
     ws = styles(g, latents(list(seeds), g.style_dim), src.truncation)
     pans = render(g, ws, grid, chunk)
-    blend = panorama.blended(g, ws[:1], ws[1:2], grid, chunk=chunk)
+    # on a cylinder the blend runs around it; on a wide cartesian grid across the training extent, where the
+    # content is (B beyond it)
+    x = panorama.grid_x_unit(grid) if cylindrical else grid[0, 0, 0].clamp(-1, 1)
+    blend = panorama.blended(g, ws[:1], ws[1:2], grid, panorama.blend_weight(x), chunk=chunk)
     unit = ((torch.cat([pans, blend]).double().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-    meta = {**src.meta(), "seeds": list(map(int, seeds)), "kind": "cylinder" if cylindrical else "wide",
-            "note": note, "extent_x": [float(grid[0, 0, 0, 0]), float(grid[0, 0, 0, -1])]}
+    meta = {**src.meta(), "seeds": list(map(int, seeds)), "seed_rule": rule,
+            "kind": "cylinder" if cylindrical else "wide", "note": note,
+            "extent_x": [float(grid[0, 0, 0, 0]), float(grid[0, 0, 0, -1])]}
     if cylindrical:
         meta["panorama_width"] = int(g.panorama_width)
         seams = [panorama.seam(u) for u in unit]
@@ -143,8 +160,6 @@ def fig18(src: Source, train: neighbours.TrainingFeatures, net, seeds: Sequence[
     """Nearest training images (Inception features) of generated samples."""
     t0 = time.perf_counter()
     imgs = render(src.g, styles(src.g, latents(list(seeds), src.g.style_dim), src.truncation), None)
-    from cips.images import to_uint8
-
     r = neighbours.neighbours(to_uint8(imgs), net, train, k)
     meta = {**src.meta(), "seeds": list(map(int, seeds)), "k": int(r.distances.shape[1]), "dataset": dataset,
             "source": r.source, "typical_gap": round(r.gap, 4),

@@ -28,7 +28,7 @@ TITLES = {
     "fig10_interpolation": "Fig. 10: latent interpolation (linear in w)",
     "fig11_panorama": "Figs. 11, 17: panoramas and per-pixel style blending",
     "fig15_patches": "Fig. 15: patch-trained beside full-image samples",
-    "fig18_neighbours": "Fig. 18: nearest training images (Inception features)",
+    "fig18_neighbours": "Fig. 18: nearest training images in Inception feature space",
     "fig19_mixing": "Fig. 19: layer-wise style mixing",
 }
 SECTION = {"fig8": "fig8_foveated", "fig9": "fig9_superres", "fig10": "fig10_interpolation",
@@ -111,36 +111,41 @@ def _db(v: float | None) -> str:
 # one function per figure: (arrays, caption prefix) -> Figure
 
 
+NOT_RENDERED = (255, 0, 255)  # magenta: absent from the demo's and the paper's datasets' typical colours
+
+
 def fig8(d: dict, prefix: str = "") -> Figure:
     m = meta_of(d, "fig8")
     imgs, masks = d["fig8/images"], d["fig8/masks"]
     n = len(imgs)
-    fig = Figure(figsize=(2.2 * n, 4.9))
+    fig = Figure(figsize=(2.3 * n, 5.0))
     axes = fig.subplots(2, n, squeeze=False)
     for j in range(n):
         frac = m["fractions"][j]
-        saved = 1 - m["render_s"][j] / m["full_s"] if m["full_s"] > 0 else math.nan
         l1 = m["masked_l1"][j]
         axes[0, j].imshow(imgs[j], interpolation="nearest")
         axes[0, j].set_title(f"{frac:.0%} rendered\nPSNR {_db(m['psnr'][j])}"
                              + (f", L1 {l1:.3f}" if l1 is not None else ""), fontsize=8)
-        sparse = np.where(masks[j][..., None], imgs[j], 128).astype(np.uint8)
+        sparse = np.where(masks[j][..., None], imgs[j], np.array(NOT_RENDERED, np.uint8)).astype(np.uint8)
         axes[1, j].imshow(sparse, interpolation="nearest")
-        axes[1, j].set_title(f"rendered pixels; {_ms(m['render_s'][j])}\n"
-                             + ("(the full render)" if frac >= 1 else f"({saved:.0%} of the full render's time saved)"),
-                             fontsize=8)
+        if frac >= 1:
+            label = f"the full render\n{_ms(m['full_s'])}"
+        else:
+            saved = 1 - m["render_s"][j] / m["full_s"] if m["full_s"] > 0 else math.nan
+            label = f"render {_ms(m['render_s'][j])}\n({saved:.0%} time saved)"
+        axes[1, j].set_title(label, fontsize=8)
         for ax in axes[:, j]:
             ax.set_axis_off()
-    times = ", ".join(f"{f:.0%} {_ms(t)}" for f, t in zip(m["fractions"], m["render_s"], strict=True))
-    fills = ", ".join(f"{f:.0%} {_ms(t)}" for f, t in zip(m["fractions"], m["fill_s"], strict=True) if f < 1)
+    parts = [(f, r, fl) for f, r, fl in zip(m["fractions"], m["render_s"], m["fill_s"], strict=True) if f < 1]
+    times = "; ".join(f"{f:.0%} {_ms(r)} + {_ms(fl)}" for f, r, fl in parts)
     text = (f"{prefix}{source_text(m)}, seed {m['seed']}, per-pixel noise off. Top: the image with only a "
             f"fraction of its pixels rendered (drawn without replacement from a Gaussian of std {m['spread']:g} in "
             f"coordinate units = {m['spread'] / 2:.2g} x image size around the centre) and the rest filled by cubic "
-            f"interpolation; bottom: the rendered pixels (grey: not rendered). PSNR over all pixels and mean "
+            f"interpolation; bottom: the rendered pixels (magenta: not rendered). PSNR over all pixels and mean "
             f"|error| over the interpolated pixels only (L1, images in [0, 1]) are against the full render; "
-            f"rendered pixels equal it exactly. Render time (best of {m['repeats']}): full grid "
-            f"{_ms(m['full_s'])}; {times}; filling took {fills}. At small sizes on a CPU the fixed cost of a "
-            "pass dominates, so the saving is smaller than the fraction not rendered.")
+            f"rendered pixels equal it exactly. Times (best of {m['repeats']}): full render {_ms(m['full_s'])}; "
+            f"subset render + fill: {times}. At small sizes on a CPU a pass's fixed cost dominates, so rendering "
+            "saves less than the share of pixels skipped, and filling can cost more than it saves.")
     caption_around(fig, axes[0, 0], axes[1, 0], TITLES["fig8_foveated"], text)
     return fig
 
@@ -177,12 +182,14 @@ def fig9(d: dict, prefix: str = "") -> Figure:
     ax.axvline(size / 2, color="grey", lw=0.8, ls=":")
     ax.text(size / 2, 0.03, " 1x Nyquist", fontsize=7, va="bottom", transform=ax.get_xaxis_transform())
     ax.set_xlabel("ring radius (cycles per image)", fontsize=8)
-    ax.set_ylabel("profile / DC", fontsize=8)
+    ax.set_ylabel("azimuthal mean of the log spectrum / DC", fontsize=7)
+    ax.yaxis.set_label_position("right")  # clear of the spectrum beside it
+    ax.yaxis.tick_right()
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7)
     text = (f"{prefix}{source_text(m)}, seed {m['seed']}, per-pixel noise off. The same latent rendered on "
             f"grids {', '.join(f'{f}x' for f in factors)} as dense as the training grid (same [-1, 1] extent), "
-            f"and the 1x image upsampled with Lanczos (PIL, float), all shown at one size. Bottom: mean log "
+            f"and the 1x image upsampled with Lanczos (PIL, float), all shown at one size. Bottom: log "
             f"magnitude spectra (grayscale, one colour scale) and azimuthal profiles of the {big}x{big} images. "
             f"Lanczos cannot add frequencies the 1x image lacks (above its Nyquist frequency, {size // 2} cycles "
             f"per image, in x or y) beyond its filter's leakage; a denser grid can: power (DC excluded) outside "
@@ -239,9 +246,11 @@ def fig11(d: dict, prefix: str = "") -> Figure:
                 "dashed lines: the training extent [-1, 1]. Outside it the generator extrapolates (coordinate "
                 "embeddings repeat their border column, Fourier features continue): not a panorama, and there "
                 "is no seam to measure.")
-    text = (f"{prefix}{source_text(m)}, per-pixel noise off. {what} Bottom: per-pixel style blending, each column "
-            "rendered with its own style (1 - b) w_A + b w_B, b = (1 + cos(pi (x + 1))) / 2 over the width "
-            "(all layers).")
+    over = "x running around the cylinder" if cylinder else "x clipped to the training extent [-1, 1]"
+    rule = f" ({m['seed_rule']}, by mean |difference| of their images)" if m.get("seed_rule") else ""
+    text = (f"{prefix}{source_text(m)}, per-pixel noise off{rule}. {what} Bottom: per-pixel style blending, each "
+            f"column rendered with its own style (1 - b) w_A + b w_B (all layers), b = (1 + cos(pi (x + 1))) / 2 with "
+            f"{over}: A in the middle, B at the edges.")
     caption_around(fig, axes[0], axes[-1], TITLES["fig11_panorama"], text)
     return fig
 
