@@ -174,3 +174,17 @@ def test_commands_on_any_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     bad = runner.invoke(app, ["superres", str(ckpt), "--out", str(tmp_path / "f.jpg")])
     assert bad.exit_code != 0 and "must end in .png or .pdf" in bad.output
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_neighbours_command_reads_the_dataset_reference(project: Path):
+    from cips.cli import app
+
+    out = project / "nn.png"
+    result = CliRunner().invoke(app, ["neighbours", str(project / "runs/fashion-cips/checkpoint.pt"), "--dataset",
+                                      "fashion", "--data-root", str(project / "data"), "--k", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout)
+    assert m["k"] == 3 and m["source"].startswith("the 24 of 30") and out.is_file()
+    result = CliRunner().invoke(app, ["neighbours", str(project / "runs/fashion-cips/checkpoint.pt"), "--out",
+                                      str(out)])
+    assert result.exit_code != 0 and "--dataset NAME or --real PATH" in result.output
