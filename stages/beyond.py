@@ -1,6 +1,6 @@
 """Stage beyond: the per-pixel figures' data (Figs. 8-11, 15, 17-19) from the runs of this scale.
 
-    python -m stages.beyond [--params params.yaml] [--root .] [--out reports/data/beyond.npz] [--no-track]
+    python -m stages.beyond [--params params.yaml] [--root .] [--out FILE.npz] [--no-track]
 
 Which runs: by rule from `runs` (cips.beyond.subjects): the Table-1 CIPS run on `analysis.spectra.dataset`
 (nearest neighbours search that dataset's FID reference features), the first cylindrical run, and the
@@ -19,16 +19,17 @@ from pathlib import Path
 from cips.config import ConfigError, EvalConfig, from_dict, load_params
 
 
-def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".",
-              out: str | Path = "reports/data/beyond.npz", track: bool = True) -> Path:
+def run_stage(params_path: str | Path = "params.yaml", root: str | Path = ".", out: str | Path | None = None,
+              track: bool = True) -> Path:
     from cips.beyond.sections import compute
     from cips.files import save_npz_atomic
+    from cips.layout import Layout
 
     root = Path(root)
     params = load_params(params_path)
     device = from_dict(EvalConfig, params.eval, "eval").device
     data, used = compute(params, root, device)
-    path = save_npz_atomic(root / out, data)
+    path = save_npz_atomic(Path(out) if out is not None else Layout(root).report_data("beyond.npz"), data)
     if track:
         log_to_mlflow(data, used, params.scale, root)
     return path
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stages.beyond", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--root", default=".")
-    parser.add_argument("--out", default="reports/data/beyond.npz")
+    parser.add_argument("--out", default=None, help="default: reports/data/beyond.npz under --root")
     parser.add_argument("--no-track", action="store_true", help="do not log the figures to MLflow")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -181,7 +181,7 @@ def test_neighbours_command_reads_the_dataset_reference(project: Path):
 
     out = project / "nn.png"
     result = CliRunner().invoke(app, ["neighbours", str(project / "runs/fashion-cips/checkpoint.pt"), "--dataset",
-                                      "fashion", "--data-root", str(project / "data"), "--k", "3", "--out", str(out)])
+                                      "fashion", "--root", str(project), "--k", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     m = json.loads(result.stdout)
     assert m["k"] == 3 and m["source"].startswith("the 24 of 30") and out.is_file()

@@ -140,12 +140,12 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
                                                                              "training features"),
                    real: Path | None = typer.Option(None, "--real", help="or: training images (LMDB or folder)"),
                    limit: int = typer.Option(1000, "--limit", help="with --real: training images searched (0: all)"),
-                   data_root: Path = typer.Option(Path("data"), "--data-root", help="where data/NAME lives"),
+                   root: Path = typer.Option(Path("."), "--root", help="project root holding data/NAME"),
                    seeds: str = typer.Option("0-5", "--seeds"), k: int = typer.Option(5, "--k"),
                    truncation: float = TRUNCATION, device: str = DEVICE) -> None:
     """Fig. 18: the training images nearest to generated samples in Inception feature space."""
     from cips.beyond import neighbours, sections
-    from cips.metrics.evaluate import lmdb_path, reference_bundle_path
+    from cips.layout import Layout
     from cips.metrics.features import load_inception, resolve_device
 
     if (dataset is None) == (real is None):
@@ -156,8 +156,9 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
         src = _source(checkpoint, truncation, device)
         net = load_inception(resolve_device(device))
         if dataset is not None:
-            train = neighbours.reference_features(reference_bundle_path(dataset, data_root),
-                                                  lmdb_path(dataset, src.g.size, data_root), src.g.size)
+            layout = Layout(root)
+            train = neighbours.reference_features(layout.reference_bundle(dataset), layout.lmdb(dataset, src.g.size),
+                                                  src.g.size)
         else:
             train = neighbours.lmdb_features(real, net, limit or None)
         return sections.fig18(src, train, net, s, k, dataset or str(real))

@@ -26,6 +26,7 @@ from cips.beyond import interpolation, mixing, neighbours, panorama, superres
 from cips.beyond.render import CHUNK, hwc_uint8, is_cips, latents, render, styles
 from cips.beyond.subjects import Subjects, choose
 from cips.images import to_uint8
+from cips.layout import Layout
 
 log = logging.getLogger("cips.beyond")
 
@@ -49,11 +50,10 @@ class Source:
 def load_source(path: str | Path, label: str | None = None, truncation: float = 1.0,
                 device: str | torch.device = "cpu") -> Source:
     """The EMA generator of a checkpoint with its training step and MLflow run id (None where absent)."""
-    from cips.models.checkpoint import load_generator
+    from cips.models.checkpoint import load_generator, torch_load_data
 
     g = load_generator(path, map_location=device)
-    # memory-mapped: only the small entries are read again, not the weights
-    ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    ckpt = torch_load_data(path, mmap=True)  # memory-mapped: only the small entries are read again
     return Source(g, label or str(path), ckpt.get("step"), ckpt.get("mlflow_run_id"), truncation)
 
 
@@ -198,8 +198,8 @@ def fig15(rows: dict[str, list[tuple[str, Source]]], seeds: Sequence[int] = rang
 # the stage: every figure from the runs of one params.yaml
 
 
-def _run_source(params, root: Path, run: str, device: torch.device) -> Source | None:
-    path = root / "runs" / run / "checkpoint.pt"
+def _run_source(params, layout: Layout, run: str, device: torch.device) -> Source | None:
+    path = layout.checkpoint(run)
     if not path.is_file():
         log.info("%s: no checkpoint; its figures are skipped (run `dvc repro train@%s`)", path, run)
         return None
@@ -212,10 +212,9 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
     MLflow: a figure is logged to every run it shows).
 
     Missing runs skip their figures; what was skipped and why is in "meta" (a JSON string)."""
-    from cips.metrics.evaluate import lmdb_path, reference_bundle_path
     from cips.metrics.features import resolve_device
 
-    root = Path(root)
+    layout = Layout(root)
     dev = resolve_device(device)
     subjects: Subjects = choose(params)
     notes: dict[str, str] = {}
@@ -227,7 +226,7 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
         if run is None:
             return None
         if run not in cache:
-            cache[run] = _run_source(params, root, run, dev)
+            cache[run] = _run_source(params, layout, run, dev)
         return cache[run]
 
     main = source(subjects.main)
@@ -241,10 +240,9 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
                 out.update(fn(main))
                 used[fig] = [main]
         if "fig18" in figures:
-            bundle = reference_bundle_path(subjects.dataset, root / "data")
-            lmdb = lmdb_path(subjects.dataset, main.g.size, root / "data")
             try:
-                train = neighbours.reference_features(bundle, lmdb, main.g.size)
+                train = neighbours.reference_features(layout.reference_bundle(subjects.dataset),
+                                                      layout.lmdb(subjects.dataset, main.g.size), main.g.size)
             except (FileNotFoundError, ValueError) as err:
                 notes["fig18"] = str(err)
             else:
