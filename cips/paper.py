@@ -84,3 +84,13 @@ FIGURE_TITLES = {
     "fig7_spectra": "Fig. 7a: mean magnitude spectra (real, CIPS-base, CIPS-NE, StyleGAN2)",
     "fig7_profile": "Fig. 7b: azimuthal integration of the spectra",
 }
+# What only a per-pixel generator can do (the report's "Beyond the tables", stage beyond)
+BEYOND_FIGURE_TITLES = {
+    "fig8_foveated": "Fig. 8: foveated synthesis (5 %, 25 %, 50 %, 100 % of the pixels rendered)",
+    "fig9_superres": "Fig. 9: super-resolution by a denser grid, beside Lanczos upsampling",
+    "fig10_interpolation": "Fig. 10: latent interpolation (linear in w)",
+    "fig11_panorama": "Figs. 11, 17: panoramas and per-pixel style blending",
+    "fig15_patches": "Fig. 15: patch-trained beside full-image samples",
+    "fig18_neighbours": "Fig. 18: nearest training images in Inception feature space",
+    "fig19_mixing": "Fig. 19: layer-wise style mixing",
+}

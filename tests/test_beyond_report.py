@@ -120,7 +120,7 @@ def test_missing_runs_are_noted_not_fatal(project: Path, monkeypatch: pytest.Mon
 
 def test_figures_become_artifacts_of_their_training_run(project: Path, monkeypatch: pytest.MonkeyPatch):
     from cips import tracking
-    from stages import beyond as stage
+    from cips.beyond.stage import beyond_from_params
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'm.db'}")
     params = load_params(project / "params.yaml")
@@ -128,7 +128,7 @@ def test_figures_become_artifacts_of_their_training_run(project: Path, monkeypat
     run.finish()
     write_checkpoint(project / "runs/fashion-cips/checkpoint.pt", params.run("fashion-cips").model,
                      run_id=run.run_id)
-    stage.run_stage(project / "params.yaml", project, track=True)
+    beyond_from_params(project / "params.yaml", project, track=True)
     c = tracking.client(project)
     logged = {a.path for a in c.list_artifacts(run.run_id, "beyond")}
     assert {"beyond/fig8_foveated.png", "beyond/fig9_superres.png", "beyond/fig15_patches_fashion.png",

@@ -33,7 +33,7 @@ def choose(params: Params) -> Subjects:
     resolved = {name: params.run(name) for name in params.runs}
     cips = {n: r for n, r in resolved.items() if r.model.arch == "cips"}
     cartesian = {n: r for n, r in cips.items() if r.model.coords == "cartesian" and r.train.patch is None}
-    dataset = (params.analysis.spectra or {}).get("dataset")
+    dataset = params.analysis.spectra.dataset if params.analysis.spectra else None
     if dataset is None:
         dataset = next((r.dataset for r in cartesian.values() if r.tables.get("table1") == "cips"), None)
     on_dataset = {n: r for n, r in cartesian.items() if r.dataset == dataset}

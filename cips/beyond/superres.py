@@ -18,8 +18,8 @@ from PIL import Image
 from torch import nn
 
 from cips import coords as coordsets
+from cips.analysis.spectrum import SpectrumParams, azimuthal_profile, grayscale, log_magnitude
 from cips.beyond.render import CHUNK, render, require_cips
-from cips.metrics.spectrum import SpectrumParams, azimuthal_profile, grayscale, log_magnitude
 
 
 @dataclass

@@ -17,20 +17,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
+from cips import paper as pub
 from cips.report.figures import caption, data_path, figures_dir, save, scale_prefix
 from cips.report.inputs import ReportInputs
 
 log = logging.getLogger("cips.report")
 
-TITLES = {
-    "fig8_foveated": "Fig. 8: foveated synthesis (5 %, 25 %, 50 %, 100 % of the pixels rendered)",
-    "fig9_superres": "Fig. 9: super-resolution by a denser grid, beside Lanczos upsampling",
-    "fig10_interpolation": "Fig. 10: latent interpolation (linear in w)",
-    "fig11_panorama": "Figs. 11, 17: panoramas and per-pixel style blending",
-    "fig15_patches": "Fig. 15: patch-trained beside full-image samples",
-    "fig18_neighbours": "Fig. 18: nearest training images in Inception feature space",
-    "fig19_mixing": "Fig. 19: layer-wise style mixing",
-}
+TITLES = pub.BEYOND_FIGURE_TITLES
 SECTION = {"fig8": "fig8_foveated", "fig9": "fig9_superres", "fig10": "fig10_interpolation",
            "fig11": "fig11_panorama", "fig15": "fig15_patches", "fig18": "fig18_neighbours",
            "fig19": "fig19_mixing"}
