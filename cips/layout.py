@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+CHECKPOINT = "checkpoint.pt"  # a run's checkpoint, in its run folder
+
 
 class Layout:
     """The file layout under one project root."""
@@ -46,7 +48,7 @@ class Layout:
         return self.run(run) / "resolved" / f"{part}.json"
 
     def checkpoint(self, run: str) -> Path:
-        return self.run(run) / "checkpoint.pt"
+        return self.run(run) / CHECKPOINT
 
     def train_info(self, run: str) -> Path:
         return self.run(run) / "train.json"

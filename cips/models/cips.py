@@ -29,6 +29,7 @@ itself is a half-pixel blur (the path of the released checkpoints' images and th
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Literal
 
@@ -40,6 +41,7 @@ from cips import coords as coordsets
 from cips.config import ModelConfig
 from cips.models.layers import SQRT2, EqualLinear, MappingNetwork, bias_leaky_relu
 from cips.models.modfc import ModFC, ModFCImpl
+from cips.models.styles import StyleMixin
 
 NoiseMode = Literal["random", "zero"]
 
@@ -150,7 +152,7 @@ class ToRGB(nn.Module):
         return self.fc(x, self.fc.styles(w)) + self.bias
 
 
-class CIPSGenerator(nn.Module):
+class CIPSGenerator(StyleMixin, nn.Module):
     """G(x, y; z): the conditionally-independent pixel synthesis generator (see the module doc)."""
 
     def __init__(self, size: int = 256, width: int = 512, depth: int = 15, style_dim: int = 512,
@@ -173,11 +175,8 @@ class CIPSGenerator(nn.Module):
         self.size, self.style_dim, self.width, self.depth = size, style_dim, width, depth
         self.skips, self.residual, self.coord_system = skips, residual, coords
         self.panorama_width = panorama_width
-        self.hparams = dict(size=size, width=width, depth=depth, style_dim=style_dim, n_mlp=n_mlp,
-                            lr_mlp=lr_mlp, fourier=fourier, embeddings=embeddings, residual=residual,
-                            skips=skips, activation=activation, noise=noise, coords=coords,
-                            panorama_width=panorama_width, channels=channels, modfc=modfc,
-                            encoding_fill=encoding_fill, embedding_sampling=embedding_sampling)
+        # the constructor's arguments, as given (ModelConfig's fields of the same names)
+        self.hparams = {k: v for k, v in locals().items() if k in inspect.signature(CIPSGenerator).parameters}
         self.embedding_sampling = embedding_sampling
         widen = encoding_fill == "widen"
         fourier_dim = (2 * width if widen and not embeddings else width) if fourier else 0
@@ -217,11 +216,8 @@ class CIPSGenerator(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> CIPSGenerator:
-        return cls(size=cfg.size, width=cfg.width, depth=cfg.depth, style_dim=cfg.style_dim, n_mlp=cfg.n_mlp,
-                   lr_mlp=cfg.lr_mlp, fourier=cfg.fourier, embeddings=cfg.embeddings, residual=cfg.residual,
-                   skips=cfg.skips, activation=cfg.activation, noise=cfg.noise, coords=cfg.coords,
-                   panorama_width=cfg.panorama_width, channels=cfg.channels, modfc=cfg.modfc,
-                   encoding_fill=cfg.encoding_fill, embedding_sampling=cfg.embedding_sampling)
+        """Every constructor argument from the ModelConfig field of the same name."""
+        return cls(**{name: getattr(cfg, name) for name in inspect.signature(cls).parameters})
 
     # ---------------------------------------------------------------- styles
 
@@ -234,30 +230,6 @@ class CIPSGenerator(nn.Module):
         for m in self.modules():
             if isinstance(m, ModFC):
                 m.impl = impl
-
-    @torch.no_grad()
-    def mean_w(self, n: int = 10000, seed: int = 0) -> torch.Tensor:
-        """The mean style E[M(z)] estimated from `n` latents of a fixed seed, shape (style_dim,)."""
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.style_dim, generator=gen).to(self.grid.device)
-        return torch.cat([self.mapping(c) for c in z.split(4096)]).mean(0)
-
-    def expand_ws(self, z: torch.Tensor | None = None, ws: torch.Tensor | None = None, truncation: float = 1.0,
-                  truncation_w: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-layer styles (B, num_ws, style_dim) from latents z or given styles, truncated toward the mean."""
-        if ws is None:
-            if z is None:
-                raise ValueError("give latents z or styles ws")
-            ws = self.mapping(z)
-        if ws.ndim == 2:
-            ws = ws.unsqueeze(1).expand(-1, self.num_ws, -1)
-        if ws.shape[1:] != (self.num_ws, self.style_dim):
-            raise ValueError(f"ws must be (B, {self.style_dim}) or (B, {self.num_ws}, {self.style_dim}), "
-                             f"got {tuple(ws.shape)}")
-        if truncation != 1.0:
-            center = self.mean_w() if truncation_w is None else truncation_w
-            ws = center + truncation * (ws - center)
-        return ws
 
     # ---------------------------------------------------------------- coordinates and encodings
 

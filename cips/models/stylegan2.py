@@ -20,6 +20,7 @@ from torch import nn
 
 from cips.config import ModelConfig
 from cips.models.layers import EqualLinear, MappingNetwork, bias_leaky_relu, blur2d, fir_kernel, upsample2d
+from cips.models.styles import StyleMixin
 
 NoiseMode = Literal["random", "zero"]
 ModConvImpl = Literal["auto", "grouped", "act"]
@@ -196,7 +197,7 @@ class SynthesisBlock(nn.Module):
         return x, rgb
 
 
-class StyleGAN2Generator(nn.Module):
+class StyleGAN2Generator(StyleMixin, nn.Module):
     """StyleGAN2 config-F generator with the interface of the CIPS generator (see the module doc).
 
     Styles: num_ws = 2 log2(size) - 2; the 4x4 convolution uses ws[:, 0] and its RGB projection
@@ -245,31 +246,6 @@ class StyleGAN2Generator(nn.Module):
         for m in self.modules():
             if isinstance(m, ModulatedConv2d):
                 m.impl = impl
-
-    @torch.no_grad()
-    def mean_w(self, n: int = 10000, seed: int = 0) -> torch.Tensor:
-        """The mean style E[M(z)] estimated from `n` latents of a fixed seed, shape (style_dim,)."""
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.style_dim, generator=gen).to(self.const.weight.device)
-        return torch.cat([self.mapping(c) for c in z.split(4096)]).mean(0)
-
-    def expand_ws(self, z: torch.Tensor | None = None, ws: torch.Tensor | None = None,
-                  truncation: float = 1.0, truncation_w: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-layer styles (B, num_ws, style_dim) from latents z or given styles, truncated toward
-        `truncation_w` (default: mean_w())."""
-        if ws is None:
-            if z is None:
-                raise ValueError("give latents z or styles ws")
-            ws = self.mapping(z)
-        if ws.ndim == 2:
-            ws = ws.unsqueeze(1).expand(-1, self.num_ws, -1)
-        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.style_dim):
-            raise ValueError(f"ws must be (B, {self.style_dim}) or (B, {self.num_ws}, {self.style_dim}), "
-                             f"got {tuple(ws.shape)}")
-        if truncation != 1.0:
-            center = self.mean_w() if truncation_w is None else truncation_w
-            ws = center + truncation * (ws - center)
-        return ws
 
     # ---------------------------------------------------------------- synthesis
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from cips.layout import Layout
+
 app = typer.Typer(help="Tables and figures of the CIPS reproduction.", no_args_is_help=True)
 
 PARAMS = typer.Option("params.yaml", "--params", help="params.yaml to read (relative: to --root if not here)")
@@ -58,7 +60,7 @@ def tables(
     built = build_tables(inputs, (table,) if table else TABLES)
     console = _console()
     for t in built:
-        write_table_files(t, Path(root) / "reports" / "tables")
+        write_table_files(t, Layout(root).tables)
         if fmt == "rich":
             console.print(to_rich(t))
         else:

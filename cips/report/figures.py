@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # the object API: no backend to select at 
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from cips.files import write_bytes_atomic
+from cips.layout import Layout
 from cips.report.inputs import ReportInputs  # noqa: E402
 
 log = logging.getLogger("cips.report")
@@ -30,11 +31,11 @@ FORMATS = ("png", "pdf")
 
 
 def figures_dir(inputs: ReportInputs) -> Path:
-    return inputs.root / "reports" / "figures"
+    return Layout(inputs.root).figures
 
 
 def data_path(inputs: ReportInputs, name: str) -> Path:
-    return inputs.root / "reports" / "data" / name
+    return Layout(inputs.root).report_data(name)
 
 
 def scale_prefix(inputs: ReportInputs) -> str:

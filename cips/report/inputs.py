@@ -62,12 +62,14 @@ def _read_json(path: Path) -> dict | None:
 
 
 def read_run(root: Path, name: str) -> RunOutputs:
-    run_dir = root / "runs" / name
-    samples = run_dir / "eval_samples.png"
+    from cips.layout import Layout
+
+    layout = Layout(root)
+    samples = layout.eval_samples(name)
     return RunOutputs(
         name=name,
-        metrics=_read_json(run_dir / "metrics.json"),
-        train=_read_json(run_dir / "train.json"),
+        metrics=_read_json(layout.metrics(name)),
+        train=_read_json(layout.train_info(name)),
         samples=samples if samples.is_file() else None,
     )
 
@@ -79,7 +81,7 @@ def check_scale(outputs: dict[str, RunOutputs], scale: str, root: Path) -> None:
         for kind, data in (("metrics.json", out.metrics), ("train.json", out.train)):
             recorded = (data or {}).get("scale")
             if recorded is not None and recorded != scale:
-                bad.append(f"runs/{name}/{kind} is {recorded}")
+                bad.append(f"runs/{name}/{kind} is {recorded}")  # file names as the layout spells them
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise ScaleMismatch(

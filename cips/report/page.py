@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cips import paper as pub
 from cips.files import write_bytes_atomic
+from cips.layout import Layout
 from cips.report.beyond import beyond_figures, section_markdown
 from cips.report.figures import render_figures
 from cips.report.inputs import ReportInputs
@@ -45,10 +46,11 @@ def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]
 
 def build_report(inputs: ReportInputs) -> Path:
     """Write reports/tables/table<N>.{md,csv,tex}, reports/figures/* and reports/README.md."""
-    reports = inputs.root / "reports"
+    layout = Layout(inputs.root)
+    reports = layout.reports
     tables = build_tables(inputs)
     for table in tables:
-        write_table_files(table, reports / "tables")
+        write_table_files(table, layout.tables)
     figures = render_figures(inputs)
     text = page_markdown(inputs, [to_markdown(t) for t in tables], figures)
     return write_bytes_atomic(text.encode(), reports / "README.md")

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from cips import coords
 from cips.config import OPERATIONAL_TRAIN_KEYS, RunConfig, flatten, to_dict
 from cips.images import grid_image
+from cips.layout import CHECKPOINT
 from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
 from cips.training import distributed as dist_utils
@@ -132,7 +133,7 @@ class Trainer:
                  track: bool = True, progress: bool = True, root: str | Path | None = None) -> None:
         self.cfg, self.scale, self.root = run, scale, root
         self.out_dir = Path(out_dir)
-        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        self.checkpoint_path = self.out_dir / CHECKPOINT
         self.device = resolve_device(run.train.device)
         self.world = dist_utils.init_from_env(self.device.type)
         check_run(run, self.world.size)
