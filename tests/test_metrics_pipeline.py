@@ -103,8 +103,8 @@ def test_metrics_do_not_depend_on_the_evaluation_batch(tmp_path, lmdb, inc):
         ).metrics
         for batch in (3, 8)
     ]
-    for key in ("fid", "kid", "precision", "recall"):
-        assert results[0][key] == results[1][key], key
+    for key in ("fid", "kid", "precision", "recall"):  # equal but for float rounding of batched products
+        assert results[0][key] == pytest.approx(results[1][key], rel=1e-4, abs=1e-7), key
 
 
 def test_evaluation_writes_values_protocols_floor_and_a_grid(tmp_path, lmdb, inc):
