@@ -81,7 +81,7 @@ _log = os.environ["CIPS_TEST_NET_LOG"]
 
 def _note(kind, what):
     with open(_log, "a") as f:
-        f.write(f"{kind}\t{what}\t{' '.join(sys.argv)}\n")
+        f.write(f"{kind}\t{what}\t{' '.join(sys.orig_argv)}\n")
 
 
 def _local(host):
@@ -258,17 +258,6 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     again = sh(dvc + ["repro"], repo, env)
     assert ran_stages(again.stdout) == {"train@photos-cips", "evaluate@photos-cips", "report"}, again.stdout
 
-    # a misspelt key written into params.yaml stops the first stage that reads it, with our one line
-    good = (repo / "params.yaml").read_text()
-    misspelt = yaml.safe_load(good)
-    misspelt["model"]["embedingz"] = False
-    (repo / "params.yaml").write_text(yaml.safe_dump(misspelt, sort_keys=False))
-    bad = sh(dvc + ["repro"], repo, env, check=False)
-    ours = [line for line in (bad.stdout + bad.stderr).splitlines() if line.startswith("error: ")]
-    assert bad.returncode != 0 and len(ours) == 1, bad.stdout[-2000:] + bad.stderr[-2000:]
-    assert re.fullmatch(r"error: .*\bmodel\.embedingz: unknown key \(known: .*\)", ours[0]), ours
-    (repo / "params.yaml").write_text(good)
-
     # one knob: an experiment without coordinate embeddings, beside the committed baseline
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "baseline results"], repo, env)
@@ -310,8 +299,10 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         pytest.fail(f"{status}\n" + "\n".join(logs))
     store = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e.experiment_id for e in store.search_experiments() if e.name.startswith("cips-test-")]
+    spans = {}
     for name, trained in (("more-steps", runs), ("smaller-patch", ["fashion-patch-half"])):
         logged = store.search_runs(exps, filter_string=f"tags.DVC_EXP_NAME = '{name}'")
+        spans[name] = (min(r.info.start_time for r in logged), max(r.info.end_time for r in logged))
         assert sorted(r.info.run_name for r in logged) == sorted(trained), name
         for r in logged:
             assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
@@ -320,8 +311,21 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
                 assert history and min(m.step for m in history) > steps, (r.info.run_name, history)
             else:
                 assert r.data.params["train.patch"] == "4" and min(m.step for m in history) <= steps
+    (a0, a1), (b0, b1) = spans.values()
+    assert a0 < b1 and b0 < a1, spans  # the two experiments ran at the same time
     shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
     assert set(find_metric(shown, "runs/fashion-cips/train.json", "resumed_from")) == {steps}, shown
+
+    # a misspelt key written into params.yaml stops the first stage that reads it, with our one line (last:
+    # DVC deletes the outputs of the stage it starts)
+    good = (repo / "params.yaml").read_text()
+    misspelt = yaml.safe_load(good)
+    misspelt["model"]["embedingz"] = False
+    (repo / "params.yaml").write_text(yaml.safe_dump(misspelt, sort_keys=False))
+    bad = sh(dvc + ["repro"], repo, env, check=False)
+    ours = [line for line in (bad.stdout + bad.stderr).splitlines() if line.startswith("error: ")]
+    assert bad.returncode != 0 and len(ours) == 1, bad.stdout[-2000:] + bad.stderr[-2000:]
+    assert re.fullmatch(r"error: .*\bmodel\.embedingz: unknown key \(known: .*\)", ours[0]), ours
 
 
 def test_cips_scale_switches_the_graph_between_the_papers_runs_and_the_demos(tmp_path):

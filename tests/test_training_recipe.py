@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_training import SIZE, make_project  # tests/ is on sys.path (pytest's rootdir import)
+from test_training import SIZE, trainer  # tests/ is on sys.path (pytest's rootdir import)
 from torch import nn
 
 from cips.config import load_params
@@ -71,11 +71,6 @@ def test_ema_halves_its_memory_every_half_life():
     assert ema.weight.item() == pytest.approx(0.5, abs=1e-6)
 
 
-def _trainer(root: Path, **train) -> loop.Trainer:
-    cfg = load_params(make_project(root, **train)).run("toy-cips")
-    return loop.Trainer(cfg, root / "data/toy/lmdb", root / "runs/toy-cips", "test", track=False, progress=False)
-
-
 def test_lazy_r1_step_by_hand(tmp_path, monkeypatch):
     """With a linear D and the logistic loss zeroed, D's gradient is the R1 term alone: on a due step
     gamma / 2 * every * d||a||^2/da = gamma * every * a, with the default gamma; Adam's first step with the
@@ -83,7 +78,7 @@ def test_lazy_r1_step_by_hand(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "build_discriminator", lambda cfg, size=None: LinearD(size or cfg.size))
     monkeypatch.setattr(loop, "d_logistic", lambda real, fake: 0.0 * (real.sum() + fake.sum()))
     every, batch, lr = 4, 4, 0.002
-    t = _trainer(tmp_path, r1_every=every, r1_gamma=None, batch=batch, lr=lr, betas=[0.0, 0.99], eps=1e-8)
+    t = trainer(tmp_path, r1_every=every, r1_gamma=None, batch=batch, lr=lr, betas=[0.0, 0.99], eps=1e-8)
     gamma = 0.0002 * SIZE**2 / batch
     c = every / (every + 1)
     lr_d, beta2_d = lr * c, 0.99**c
@@ -104,7 +99,7 @@ def test_lazy_r1_step_by_hand(tmp_path, monkeypatch):
 
 def test_ema_after_one_training_step_by_hand(tmp_path):
     batch, halflife_kimg = 4, 0.01
-    t = _trainer(tmp_path, batch=batch, ema_halflife_kimg=halflife_kimg, ema_rampup=None)
+    t = trainer(tmp_path, batch=batch, ema_halflife_kimg=halflife_kimg, ema_rampup=None)
     before = {k: v.detach().clone() for k, v in t.G.state_dict().items()}
     t.train_step()
     beta = 0.5 ** (batch / (halflife_kimg * 1000))  # half the weight after halflife_kimg thousand images
