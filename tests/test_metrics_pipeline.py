@@ -56,16 +56,55 @@ def test_quantize_matches_a_png_writer():
         quantize(torch.full((1, 3, 2, 2), float("nan")))
 
 
-def test_generated_samples_do_not_depend_on_the_batch_size():
-    G = ToyGenerator(16).eval()
-    a = torch.cat(list(iter_generated(G, 6, batch=4, seed=3)))
-    b = torch.cat(list(iter_generated(G, 6, batch=6, seed=3)))
-    assert torch.equal(torch.cat(list(iter_generated(G, 6, batch=6, seed=3))), b)
-    assert a.shape == (6, 3, 16, 16)
-    # the z of each sample is its own; the per-pixel noise follows the RNG stream, so compare noise-free
-    a = torch.cat(list(iter_generated(G, 6, batch=4, seed=3, noise_mode="zero")))
-    b = torch.cat(list(iter_generated(G, 6, batch=6, seed=3, noise_mode="zero")))
-    assert torch.equal(a, b)
+def _noisy(G: torch.nn.Module) -> torch.nn.Module:
+    """G with visible per-pixel noise (a fresh network's noise strengths are zero)."""
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)
+    return G.eval()
+
+
+@pytest.mark.parametrize("arch", ["toy", "cips", "stylegan2"])
+def test_generated_samples_do_not_depend_on_the_batch_size(arch):
+    from cips.config import ModelConfig
+    from cips.models import build_generator
+
+    if arch == "toy":
+        G = ToyGenerator(16).eval()
+    else:
+        torch.manual_seed(0)
+        G = _noisy(build_generator(ModelConfig(arch=arch, size=16, width=16, depth=4, style_dim=16, n_mlp=2,
+                                               channel_max=16)))
+    runs = [torch.cat(list(iter_generated(G, 6, batch=b, seed=3))) for b in (1, 4, 6)]
+    assert runs[0].shape == (6, 3, 16, 16)
+    # noise on: sample i's noise comes from its own generator, so every batch size gives the same images
+    # (up to float rounding of batched matrix products, which can move a rare pixel by one level)
+    for other in runs[1:]:
+        diff = (runs[0].int() - other.int()).abs()
+        assert diff.max() <= 1 and (diff > 0).float().mean() < 0.002
+    quiet = torch.cat(list(iter_generated(G, 6, batch=4, seed=3, noise_mode="zero")))
+    assert not torch.equal(quiet, runs[0])  # the noise does reach the images
+    state = torch.get_rng_state()
+    torch.cat(list(iter_generated(G, 2, batch=2, seed=3)))
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's RNG is untouched
+
+
+def test_metrics_do_not_depend_on_the_evaluation_batch(tmp_path, lmdb, inc):
+    results = [
+        evaluate_generator(
+            ToyGenerator(32),
+            dataset="toy",
+            cfg=EvalConfig(**{**CFG, "n_generated": 8, "n_real": 10, "kid_subset_size": 4, "batch": batch}),
+            lmdb=lmdb,
+            reference_cache=tmp_path,
+            networks=inc,
+            progress=False,
+        ).metrics
+        for batch in (3, 8)
+    ]
+    for key in ("fid", "kid", "precision", "recall"):  # equal but for float rounding of batched products
+        assert results[0][key] == pytest.approx(results[1][key], rel=1e-4, abs=1e-7), key
 
 
 def test_evaluation_writes_values_protocols_floor_and_a_grid(tmp_path, lmdb, inc):

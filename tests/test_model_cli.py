@@ -85,3 +85,36 @@ def test_sample_panorama_of_a_cylindrical_model(tmp_path, size):
                               "--out", str(tmp_path / "p.npy")])
     assert res.exit_code == 0, res.output
     assert np.load(tmp_path / "p.npy").shape == (1, 3, size, 48 * size // 16)
+
+
+def _sample(ckpt, out, *args: str) -> np.ndarray:
+    res = runner.invoke(app, ["sample", str(ckpt), "--noise", "zero", "--out", str(out), *args])
+    assert res.exit_code == 0, res.output
+    return np.load(out)
+
+
+def test_sample_denser_grid_equals_the_training_grid_at_the_shared_nodes(tmp_path):
+    # the training grid is linspace(-1, 1, 16); a grid of 31 holds its nodes at every second point and
+    # renders the points between them (bilinearly embedded) anew
+    ckpt, _ = _checkpoint(tmp_path)
+    small = _sample(ckpt, tmp_path / "s.npy", "--seeds", "0-2")
+    dense = _sample(ckpt, tmp_path / "d.npy", "--seeds", "0-2", "--size", "31", "--chunk", "100")
+    assert dense.shape == (3, 3, 31, 31)
+    np.testing.assert_allclose(dense[:, :, ::2, ::2], small, rtol=1e-5, atol=1e-5)
+    between = dense[:, :, 1::2, 1::2]
+    assert np.abs(between - small[:, :, :-1, :-1]).max() > 1e-3  # new pixels, not copies of the nodes
+
+
+def test_sample_truncation_moves_styles_toward_the_mean(tmp_path):
+    ckpt, g = _checkpoint(tmp_path)
+    z = latents_for_seeds([0, 1, 2], 16)
+    half = _sample(ckpt, tmp_path / "h.npy", "--seeds", "0-2", "--truncation", "0.5")
+    with torch.no_grad():
+        center = g.mean_w()
+        ws = center + 0.5 * (g.mapping(z) - center)  # psi = 0.5 by hand
+        expected = g(ws=ws, noise_mode="zero").numpy()
+    np.testing.assert_allclose(half, expected, rtol=1e-5, atol=1e-5)
+    plain = _sample(ckpt, tmp_path / "p.npy", "--seeds", "0-2")
+    assert np.abs(half - plain).max() > 1e-3
+    zero = _sample(ckpt, tmp_path / "z.npy", "--seeds", "0-2", "--truncation", "0")
+    np.testing.assert_allclose(zero[1:], np.broadcast_to(zero[0], zero[1:].shape), rtol=1e-5, atol=1e-6)

@@ -1,9 +1,13 @@
 """The whole product at the test scale: `dvc repro` in a throw-away git repository built from this project.
 
-Checks that every stage ran, the tables are filled with finite numbers, every figure exists, MLflow holds
-the runs with their metrics, a second `dvc repro` does nothing, `dvc exp run -S model.embeddings=false`
-gives an experiment whose inheriting CIPS runs have no embeddings (shown by `dvc exp show` beside the
-baseline), and an `-S` naming no key stops with one line naming it.
+Checks that every stage ran with networking disabled in every process (a socket guard), each table cell of
+ours is its run's metrics.json value, every figure exists, MLflow holds the runs with their metrics, a second
+`dvc repro` does nothing, editing one run's overrides re-runs only that run's chain and the report, a
+misspelt key in params.yaml stops with our one-line message, `dvc exp run -S model.embeddings=false` gives
+an experiment whose inheriting CIPS runs have no embeddings (shown by `dvc exp show` beside the baseline),
+and two queued experiments run by `dvc queue start -j 2` both finish and log their runs with FIDs into the
+one MLflow store, the one that only raises `train.steps` continuing the baseline's checkpoints. Also:
+`cips scale paper` / `cips scale demo` switch the graph between the paper's runs and the demo's.
 """
 
 import json
@@ -13,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +71,115 @@ def find_metric(tree, file: str, key: str) -> list[float]:
     return found
 
 
+# Installed in every Python process of the first `dvc repro` (sitecustomize on PYTHONPATH): any attempt to
+# reach another host is refused and recorded, and each process records that the guard was armed.
+NET_GUARD = r"""
+import os, socket, sys
+
+_log = os.environ["CIPS_TEST_NET_LOG"]
+
+
+def _note(kind, what):
+    with open(_log, "a") as f:
+        f.write(f"{kind}\t{what}\t{' '.join(sys.orig_argv)}\n")
+
+
+def _local(host):
+    return host in ("localhost", "127.0.0.1", "::1", "") or str(host).startswith("127.")
+
+
+def _refuse(what):
+    _note("blocked", what)
+    raise OSError(f"network disabled by the test: {what}")
+
+
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+        _refuse(address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+        _refuse(address)
+    return _connect_ex(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _local(host if isinstance(host, str) else (host or b"").decode()):
+        _refuse(host)
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+_note("armed", "")
+"""
+
+
+def net_guard(tmp_path: Path, env: dict) -> tuple[dict, Path]:
+    """`env` with the socket guard installed in every Python process, and the guard's log."""
+    guard = tmp_path / "net-guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(NET_GUARD)
+    log = tmp_path / "net.log"
+    log.touch()
+    path = os.pathsep.join(p for p in (str(guard), env.get("PYTHONPATH")) if p)
+    return {**env, "PYTHONPATH": path, "CIPS_TEST_NET_LOG": str(log)}, log
+
+
+def ran_stages(stdout: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", stdout))
+
+
+def read_table(path: Path) -> list[dict[str, str]]:
+    """Rows of a reports/tables/table<N>.csv (its '#' heading lines skipped)."""
+    import csv
+
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def number(cell: str) -> str:
+    """The number a table cell shows, without footnote marks or a '(K=..)' suffix."""
+    return cell.split()[0]
+
+
+def check_tables_against_metrics(repo: Path, params: dict) -> int:
+    """Every table cell of ours shows its run's metrics.json value (as printed: 2 digits for FID, 3 for P&R);
+    returns how many cells were checked."""
+    tables = {n: read_table(repo / f"reports/tables/table{n}.csv") for n in (1, 2, 3, 5)}
+    labels = {"ffhq": "FFHQ", "satellite-landscapes": "Satellite-Landscapes"}
+    checked = 0
+    for run, spec in params["runs"].items():
+        m = json.loads((repo / "runs" / run / "metrics.json").read_text())
+        dataset = params["datasets"][spec["dataset"]]
+        paper_row = labels[dataset["stands_for"]]
+        for table, cell in spec.get("tables", {}).items():
+            n = int(table.removeprefix("table"))
+            if n == 1:
+                row = next(r for r in tables[1] if r["dataset"] == paper_row)
+                column = {"cips": "CIPS (ours)", "stylegan2": "StyleGANv2 (ours)"}[cell]
+                shown = {column: f"{m['fid']:.2f}"}
+            elif n == 2:
+                row = next(r for r in tables[2] if r["model"] == {"cips": "CIPS", "stylegan2": "StyleGANv2"}[cell])
+                shown = {"precision (ours)": f"{m['precision']:.3f}", "recall (ours)": f"{m['recall']:.3f}"}
+            elif n == 3:
+                row = next(r for r in tables[3] if r["run"] == run)
+                shown = {"FID (ours)": f"{m['fid']:.2f}"}
+            else:
+                row = next(r for r in tables[5] if r["dataset"] == paper_row)
+                shown = {f"{cell} (ours)": f"{m['fid']:.2f}"}
+            for column, text in shown.items():
+                assert number(row[column]) == text, (run, table, column, row[column], text)
+                checked += 1
+            if "floor" in row and n != 2:
+                assert f"{m['floor']['fid']:.2f}" in row["floor"].split(" / "), (run, table, row["floor"])
+    return checked
+
+
 def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -82,7 +196,16 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     runs = list(params["runs"])
 
-    sh(dvc + ["repro"], repo, env)
+    guarded, net_log = net_guard(tmp_path, env)
+    sh(dvc + ["repro"], repo, guarded)
+
+    # nothing is downloaded at run time: every stage ran with networking disabled in its process
+    notes = net_log.read_text().splitlines()
+    assert not [n for n in notes if n.startswith("blocked")], notes
+    armed = "\n".join(n for n in notes if n.startswith("armed"))
+    for module in ("stages.prepare", "stages.reference", "stages.train", "stages.evaluate", "stages.spectra",
+                   "stages.encodings", "cips-report"):
+        assert module in armed, (module, armed)
 
     # every stage ran and is recorded
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -96,13 +219,15 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         t = json.loads((repo / "runs" / run / "train.json").read_text())
         assert t["step"] == params["train"]["steps"]
 
-    # tables: every cell that has a run is filled with a finite number; figures exist
+    # tables: each cell of ours is its run's metrics.json value; figures exist
     tables = sorted((repo / "reports/tables").glob("table*.csv"))
     assert len(tables) == 5, tables
+    expected_cells = sum(len(spec.get("tables", {})) + ("table2" in spec.get("tables", {}))
+                         for spec in params["runs"].values())
+    assert check_tables_against_metrics(repo, params) == expected_cells
     out = sh([str(Path(sys.executable).parent / "cips-report"), "tables", "--format", "csv"], repo, env).stdout
-    assert "fashion" in out.lower() or "ffhq" in out.lower()
-    t1 = (repo / "reports/tables/table1.csv").read_text()
-    assert "nan" not in t1.lower()
+    shown = json.loads((repo / "runs/fashion-cips/metrics.json").read_text())["fid"]
+    assert f"{shown:.2f}" in out  # the command prints the same tables
     figures = {p.name for p in (repo / "reports/figures").glob("*.png")}
     for name in ("fig3", "fig4", "fig5", "fig6", "fig7_spectra", "fig7_profile"):
         assert any(f.startswith(name) for f in figures), (name, figures)
@@ -126,6 +251,13 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     again = sh(dvc + ["repro"], repo, env)
     assert "up to date" in again.stdout.lower() and "Running stage" not in again.stdout
 
+    # editing one run's overrides re-runs only that run's chain and the report
+    edited = yaml.safe_load((repo / "params.yaml").read_text())
+    edited["runs"]["photos-cips"]["train"] = {"seed": 1}
+    (repo / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+    again = sh(dvc + ["repro"], repo, env)
+    assert ran_stages(again.stdout) == {"train@photos-cips", "evaluate@photos-cips", "report"}, again.stdout
+
     # one knob: an experiment without coordinate embeddings, beside the committed baseline
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "baseline results"], repo, env)
@@ -148,6 +280,99 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     logged = client.search_runs(exps, filter_string="tags.DVC_EXP_NAME != ''")
     assert any(r.info.run_name == "fashion-cips" for r in logged)
 
-    # a -S that names no key stops the first stage that reads it, with one line naming the key
+    # DVC itself refuses a -S naming no key of params.yaml, before any stage runs
     bad = sh(dvc + ["exp", "run", "-S", "model.embedingz=false"], repo, env, check=False)
     assert bad.returncode != 0 and "model.embedingz" in bad.stderr + bad.stdout
+    assert not ran_stages(bad.stdout)
+
+    # two queued experiments at once: both finish and log their runs, with FIDs, into the one MLflow store
+    sh(["git", "checkout", "--", "."], repo, env)  # back to the committed baseline (queued runs copy it)
+    steps = params["train"]["steps"]
+    sh(dvc + ["exp", "run", "--queue", "--name", "more-steps", "-S", f"train.steps={steps + 2}"], repo, env)
+    sh(dvc + ["exp", "run", "--queue", "--name", "smaller-patch", "-S", "runs.fashion-patch-half.train.patch=4"],
+       repo, env)
+    queued = ("more-steps", "smaller-patch")
+    sh(dvc + ["queue", "start", "-j", "2"], repo, env)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = sh(dvc + ["queue", "status"], repo, env).stdout
+        if "Running" not in status and "Queued" not in status:
+            break
+        time.sleep(3)
+    if status.count("Success") != 2 or "Failed" in status:
+        logs = [sh(dvc + ["queue", "logs", n], repo, env, check=False).stdout[-2000:] for n in queued]
+        pytest.fail(f"{status}\n" + "\n".join(logs))
+    store = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exps = [e.experiment_id for e in store.search_experiments() if e.name.startswith("cips-test-")]
+    spans = {}
+    for name, trained in (("more-steps", runs), ("smaller-patch", ["fashion-patch-half"])):
+        logged = store.search_runs(exps, filter_string=f"tags.DVC_EXP_NAME = '{name}'")
+        spans[name] = (min(r.info.start_time for r in logged), max(r.info.end_time for r in logged))
+        assert sorted(r.info.run_name for r in logged) == sorted(trained), name
+        for r in logged:
+            assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
+            history = store.get_metric_history(r.info.run_id, "loss_d")
+            if name == "more-steps":  # continued from the baseline's step, not retrained
+                assert history and min(m.step for m in history) > steps, (r.info.run_name, history)
+            else:
+                assert r.data.params["train.patch"] == "4" and min(m.step for m in history) <= steps
+    (a0, a1), (b0, b1) = spans.values()
+    assert a0 < b1 and b0 < a1, spans  # the two experiments ran at the same time
+    shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
+    assert set(find_metric(shown, "runs/fashion-cips/train.json", "resumed_from")) == {steps}, shown
+
+    # a misspelt key written into params.yaml stops the first stage that reads it, with our one line (last:
+    # DVC deletes the outputs of the stage it starts)
+    good = (repo / "params.yaml").read_text()
+    misspelt = yaml.safe_load(good)
+    misspelt["model"]["embedingz"] = False
+    (repo / "params.yaml").write_text(yaml.safe_dump(misspelt, sort_keys=False))
+    bad = sh(dvc + ["repro"], repo, env, check=False)
+    ours = [line for line in (bad.stdout + bad.stderr).splitlines() if line.startswith("error: ")]
+    assert bad.returncode != 0 and len(ours) == 1, bad.stdout[-2000:] + bad.stderr[-2000:]
+    assert re.fullmatch(r"error: .*\bmodel\.embedingz: unknown key \(known: .*\)", ours[0]), ours
+
+
+def test_cips_scale_switches_the_graph_between_the_papers_runs_and_the_demos(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    project_copy(repo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    sh(["git", "init", "-q"], repo, env)
+    dvc, cips = [sys.executable, "-m", "dvc"], str(Path(sys.executable).parent / "cips")
+
+    def graph() -> set[str]:
+        return set(sh(dvc + ["stage", "list", "--name-only"], repo, env).stdout.split())
+
+    def expected(config: str) -> set[str]:
+        params = yaml.safe_load((REPO / "configs" / config).read_text())
+        return ({f"{s}@{d}" for s in ("prepare", "reference") for d in params["datasets"]}
+                | {f"{s}@{r}" for s in ("train", "evaluate") for r in params["runs"]}
+                | {"spectra", "encodings", "report"})
+
+    sh([cips, "scale", "paper"], repo, env)
+    paper = graph()
+    assert paper == expected("paper.yaml")
+    runs = {name.split("@")[1] for name in paper if name.startswith("train@")}
+    assert runs and all(r.startswith(("ffhq-", "churches-", "landscapes-", "satellite-")) for r in runs), runs
+    sh([cips, "scale", "demo"], repo, env)
+    assert (repo / "params.yaml").read_bytes() == (REPO / "configs/demo.yaml").read_bytes()
+    demo = graph()
+    assert demo == expected("demo.yaml") and not {n for n in demo if "@" in n} & paper
+
+
+def test_demo_data_are_prepared_with_networking_disabled(tmp_path):
+    # the e2e graph uses four of the demo's nine photographs: prepare the demo's own datasets too
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    project_copy(repo)
+    shutil.copy2(REPO / "configs/demo.yaml", repo / "params.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    guarded, net_log = net_guard(tmp_path, env)
+    datasets = yaml.safe_load((repo / "params.yaml").read_text())["datasets"]
+    for dataset in datasets:
+        sh([sys.executable, "-m", "stages.prepare", dataset], repo, guarded)
+        assert (repo / "data" / dataset / "lmdb").is_dir()
+    notes = net_log.read_text().splitlines()
+    assert not [n for n in notes if n.startswith("blocked")], notes
+    assert sum(n.startswith("armed") and "stages.prepare" in n for n in notes) == len(datasets), notes

@@ -14,8 +14,9 @@ import pytest
 import torch
 import yaml
 
-from cips.config import ConfigError
+from cips.config import ConfigError, ModelConfig, from_dict, load_params
 from cips.metrics.toy import blob_images, write_lmdb
+from cips.models import build_discriminator
 from cips.training import loop
 from cips.training.runner import train_from_params
 
@@ -57,6 +58,12 @@ def train(root: Path, run: str = "toy-cips", track: bool = False, **overrides):
     return train_from_params(run, make_project(root, **overrides), root, track=track, progress=False)
 
 
+def trainer(root: Path, run: str = "toy-cips", **overrides) -> loop.Trainer:
+    """A Trainer of `run` in project `root`, without MLflow, for tests that look inside one step."""
+    cfg = load_params(make_project(root, **overrides)).run(run)
+    return loop.Trainer(cfg, root / "data/toy/lmdb", root / "runs" / run, "test", track=False, progress=False)
+
+
 def ckpt(root: Path, run: str = "toy-cips") -> dict:
     return torch.load(root / "runs" / run / "checkpoint.pt", weights_only=False)
 
@@ -80,9 +87,13 @@ def test_every_run_kind_trains_and_writes_its_outputs(tmp_path, run):
     c = ckpt(tmp_path, run)
     assert c["step"] == 3 and c["seen_img"] == 12 and set(c) >= {"g", "g_ema", "d", "g_opt", "d_opt", "rng", "run"}
     if run == "toy-patch":  # D was built for 8x8 patches, G still renders 16x16 images
-        assert c["d"]["from_rgb.weight"].shape[0] > 0 and c["run"]["train"]["patch"] == 8
         from cips.models.checkpoint import load_generator
 
+        assert c["run"]["train"]["patch"] == 8
+        model = from_dict(ModelConfig, c["model"], "model")
+        build_discriminator(model, size=8).load_state_dict(c["d"])  # strict: every key and shape
+        with pytest.raises(RuntimeError, match="state_dict"):
+            build_discriminator(model, size=SIZE).load_state_dict(c["d"])
         assert load_generator(tmp_path / "runs/toy-patch/checkpoint.pt")(torch.randn(2, 16)).shape == (2, 3, 16, 16)
 
 
@@ -109,28 +120,39 @@ def test_changed_params_start_from_scratch(tmp_path):
 
 
 def _stage(root: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # one thread: CPU float sums then do not depend on the thread count, so two processes compare bit for bit
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "stages.train", "toy-cips", "--no-track", *args], cwd=root,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_then_rerun_finishes_with_the_full_step_count(tmp_path):
-    make_project(tmp_path, steps=400, checkpoint_every=1)
-    proc = _stage(tmp_path)
-    path = tmp_path / "runs/toy-cips/checkpoint.pt"
+def test_sigkill_then_rerun_ends_bit_for_bit_where_an_uninterrupted_run_ends(tmp_path):
+    steps = 60
+    make_project(tmp_path / "straight", steps=steps)
+    straight = _stage(tmp_path / "straight")  # the reference runs beside the killed one
+    root = tmp_path / "killed"
+    make_project(root, steps=steps, checkpoint_every=1)
+    proc = _stage(root)
+    path = root / "runs/toy-cips/checkpoint.pt"
     deadline = time.time() + 120
     while not path.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert path.exists(), proc.communicate()[1][-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = ckpt(tmp_path)["step"]  # the checkpoint left behind is complete and readable
-    assert 1 <= killed_at < 400
-    proc = _stage(tmp_path)
+    killed_at = ckpt(root)["step"]  # the checkpoint left behind is complete and readable
+    assert 1 <= killed_at < steps
+    proc = _stage(root)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
-    info = json.loads((tmp_path / "runs/toy-cips/train.json").read_text())
-    assert info["step"] == 400 and info["resumed_from"] >= killed_at
+    info = json.loads((root / "runs/toy-cips/train.json").read_text())
+    assert info["step"] == steps and info["resumed_from"] >= killed_at
+    _, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err[-2000:]
+    a, b = ckpt(tmp_path / "straight"), ckpt(root)
+    assert a["step"] == b["step"] == steps and a["seen_img"] == b["seen_img"]
+    assert_same_state(a, b)
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])  # the noise RNG too
 
 
 def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
@@ -237,6 +259,31 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     assert close >= 0.5 * len(a["g"])
 
 
+def _recorded_grads(root: Path, nproc: int) -> list[tuple[str, dict[str, torch.Tensor]]]:
+    """Gradients each optimizer step applied in two steps of toy-nonoise, with 1 or `nproc` processes."""
+    make_project(root, steps=2)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable] if nproc == 1 else [sys.executable, "-m", "torch.distributed.run",
+                                                  f"--nproc_per_node={nproc}", f"--master_port={_free_port()}"]
+    cmd = [*launch, str(REPO / "tests/_record_grads.py"), "toy-nonoise", str(root / "grads.pt"), "2"]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return torch.load(root / "grads.pt")
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_apply_the_gradients_of_one_process(tmp_path):
+    # Adam is invariant to the gradients' scale, so weights cannot show whether the all-reduce averages;
+    # the gradients themselves (of D with R1 at step 0 and without at step 1, and of G) must agree.
+    one, two = _recorded_grads(tmp_path / "one", 1), _recorded_grads(tmp_path / "two", 2)
+    assert [name for name, _ in one] == [name for name, _ in two] and {"G", "D"} <= {name for name, _ in one}
+    assert len(one) >= 4
+    for i, ((name, a), (_, b)) in enumerate(zip(one, two, strict=True)):
+        assert a.keys() == b.keys() and a
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6, msg=f"optimizer step {i} ({name}): {k}")
+
+
 def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
@@ -267,3 +314,28 @@ def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch)
 def test_bf16_autocast_trains_with_finite_losses(tmp_path):
     result = train(tmp_path, steps=2, amp="bf16")
     assert result.step == 2 and all(math.isfinite(v) for v in result.last.values())
+
+
+def _step_dtypes(t: loop.Trainer) -> tuple[dict[str, set], dict[str, float]]:
+    """Output dtypes of every module of G and of D during one training step, and the step's losses."""
+    seen: dict[str, set] = {"G": set(), "D": set()}
+    handles = []
+    for name, net in (("G", t.G), ("D", t.D)):
+        for m in net.modules():
+            handles.append(m.register_forward_hook(
+                lambda _m, _a, out, name=name: seen[name].add(out.dtype) if torch.is_tensor(out) else None))
+    try:
+        losses = t.train_step()
+    finally:
+        for h in handles:
+            h.remove()
+    return seen, losses
+
+
+def test_bf16_autocast_runs_generator_and_discriminator_in_bfloat16(tmp_path):
+    fp32, fp32_losses = _step_dtypes(trainer(tmp_path / "fp32", steps=1))
+    bf16, bf16_losses = _step_dtypes(trainer(tmp_path / "bf16", steps=1, amp="bf16"))
+    assert torch.bfloat16 not in fp32["G"] | fp32["D"]
+    assert torch.bfloat16 in bf16["G"] and torch.bfloat16 in bf16["D"]
+    assert all(math.isfinite(v) for v in bf16_losses.values())
+    assert bf16_losses["loss_d"] != fp32_losses["loss_d"] and bf16_losses["loss_g"] != fp32_losses["loss_g"]

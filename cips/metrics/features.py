@@ -341,6 +341,16 @@ def latent(seed: int, dim: int) -> torch.Tensor:
     return torch.randn(dim, generator=torch.Generator().manual_seed(seed))
 
 
+# Sample i's per-pixel noise comes from its own generator, seeded apart from its latent's (the same seed
+# would give noise equal to z); latent seeds stay far below this offset.
+NOISE_SEED_OFFSET = 2**31
+
+
+def noise_generators(seeds: Iterable[int], device: torch.device) -> list[torch.Generator]:
+    """One noise generator per sample seed: a sample's noise is the same whatever batch it is drawn in."""
+    return [torch.Generator(device).manual_seed(NOISE_SEED_OFFSET + s) for s in seeds]
+
+
 def iter_generated(
     G: nn.Module,
     n: int,
@@ -350,25 +360,22 @@ def iter_generated(
     device: str | torch.device = "cpu",
     noise_mode: str = "random",
 ) -> Iterator[torch.Tensor]:
-    """uint8 batches of `n` samples of generator G (EMA, eval mode): z_i from seed + i, i = 0..n-1.
-
-    Per-pixel noise (where the generator has it) is drawn from torch's RNG, seeded with `seed` inside a
-    forked RNG state so the caller's state is untouched.
+    """uint8 batches of `n` samples of generator G (EMA, eval mode): z_i from seed + i, i = 0..n-1, and
+    per-pixel noise from a generator of its own seeded with NOISE_SEED_OFFSET + seed + i, so every sample
+    (and so every metric) is the same whatever `batch` is.
     """
     device = resolve_device(device) if isinstance(device, str) else device
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        center = None
-        if truncation != 1.0:  # the mean w once, not once per batch
-            with torch.inference_mode():
-                center = G.mean_w().to(device)
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            z = torch.stack([latent(seed + i, G.style_dim) for i in range(start, stop)]).to(device)
-            with torch.inference_mode():
-                images = G(z, truncation=truncation, truncation_w=center, noise_mode=noise_mode)
-            yield quantize(images).cpu()
+    center = None
+    if truncation != 1.0:  # the mean w once, not once per batch
+        with torch.inference_mode():
+            center = G.mean_w().to(device)
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        z = torch.stack([latent(seed + i, G.style_dim) for i in range(start, stop)]).to(device)
+        gens = noise_generators(range(seed + start, seed + stop), device) if noise_mode == "random" else None
+        with torch.inference_mode():
+            images = G(z, truncation=truncation, truncation_w=center, noise_mode=noise_mode, noise_generator=gens)
+        yield quantize(images).cpu()
 
 
 def generation_seeds(n: int, seed: int, noise_mode: str = "random") -> dict:
@@ -377,7 +384,7 @@ def generation_seeds(n: int, seed: int, noise_mode: str = "random") -> dict:
         "first": seed,
         "count": n,
         "noise_mode": noise_mode,
-        "noise_seed": seed,
+        "noise": f"noise of sample i from its own torch.Generator seeded with {NOISE_SEED_OFFSET} + {seed} + i",
     }
 
 

@@ -12,12 +12,15 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cips.models.layers import NoiseGenerator, randn_noise
+
 
 class ToyGenerator(nn.Module):
     """z (B, style_dim) -> images (B, 3, size, size) in about [-1, 1]: a mapping MLP and two upsampling convs.
 
     Implements the generator interface the evaluation uses (size, style_dim, num_ws, mapping, mean_w,
-    forward(z, *, ws, truncation, truncation_w, noise_mode)); per-pixel noise when noise_mode='random'."""
+    forward(z, *, ws, truncation, truncation_w, noise_mode, noise_generator)); per-pixel noise when
+    noise_mode='random'."""
 
     def __init__(self, size: int = 32, style_dim: int = 64, seed: int = 0) -> None:
         super().__init__()
@@ -49,6 +52,7 @@ class ToyGenerator(nn.Module):
         truncation_w: torch.Tensor | None = None,
         noise_mode: str = "random",
         coords: torch.Tensor | None = None,
+        noise_generator: NoiseGenerator = None,
     ) -> torch.Tensor:
         w = self.mapping(z) if ws is None else (ws if ws.dim() == 2 else ws[:, 0])
         if truncation != 1.0:
@@ -57,7 +61,7 @@ class ToyGenerator(nn.Module):
         x = self.to_map(w).view(-1, 16, self.size // 4, self.size // 4)
         x = nn.functional.leaky_relu(self.up1(nn.functional.interpolate(x, scale_factor=2)), 0.2)
         if noise_mode == "random":
-            x = x + 0.1 * torch.randn_like(x)
+            x = x + 0.1 * randn_noise(tuple(x.shape), noise_generator, x.device, x.dtype)
         x = self.up2(nn.functional.interpolate(x, scale_factor=2))
         return torch.tanh(x)
 

@@ -39,7 +39,7 @@ from torch import nn
 
 from cips import coords as coordsets
 from cips.config import ModelConfig
-from cips.models.layers import SQRT2, EqualLinear, MappingNetwork, bias_leaky_relu
+from cips.models.layers import SQRT2, EqualLinear, MappingNetwork, NoiseGenerator, bias_leaky_relu, randn_noise
 from cips.models.modfc import ModFC, ModFCImpl
 from cips.models.styles import StyleMixin
 
@@ -310,7 +310,7 @@ class CIPSGenerator(StyleMixin, nn.Module):
     def forward(self, z: torch.Tensor | None = None, *, ws: torch.Tensor | None = None, truncation: float = 1.0,
                 truncation_w: torch.Tensor | None = None, noise_mode: NoiseMode = "random",
                 coords: torch.Tensor | None = None, zero_fourier: bool = False, zero_embeddings: bool = False,
-                chunk: int | None = None, noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                chunk: int | None = None, noise_generator: NoiseGenerator = None) -> torch.Tensor:
         """Images (B, 3, H, W) for grids (default: the training grid), or (B, N, 3) for point sets.
 
         `chunk` bounds memory at inference: at most that many points per sample go through the network at
@@ -323,7 +323,7 @@ class CIPSGenerator(StyleMixin, nn.Module):
         noise: list[torch.Tensor | None] = [None] * len(self.layers)
         if noise_mode == "random":
             noise = [None if layer.noise_strength is None else
-                     torch.randn(batch, n, 1, device=ws.device, dtype=ws.dtype, generator=noise_generator)
+                     randn_noise((batch, n, 1), noise_generator, ws.device, ws.dtype)
                      for layer in self.layers]
         elif noise_mode != "zero":
             raise ValueError(f"noise_mode must be 'random' or 'zero', got {noise_mode!r}")

@@ -7,12 +7,27 @@ Equalized learning rate (StyleGAN2): weights are stored with unit variance and s
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 SQRT2 = math.sqrt(2.0)
+# Where per-pixel noise comes from: torch's global RNG (None), one generator for the whole batch, or one
+# generator per sample (so a sample's noise does not depend on the other samples in its batch).
+NoiseGenerator = torch.Generator | Sequence[torch.Generator] | None
+
+
+def randn_noise(shape: tuple[int, ...], generator: NoiseGenerator, device: torch.device | str | None = None,
+                dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Standard normal noise of `shape` (batch first). With a sequence of generators, sample i's noise is
+    drawn from generator i alone."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} noise generators for a batch of {shape[0]}")
+    return torch.stack([torch.randn(shape[1:], generator=g, device=device, dtype=dtype) for g in generator])
 
 
 class _BiasLeakyReLU(torch.autograd.Function):

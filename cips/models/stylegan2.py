@@ -19,7 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from cips.config import ModelConfig
-from cips.models.layers import EqualLinear, MappingNetwork, bias_leaky_relu, blur2d, fir_kernel, upsample2d
+from cips.models.layers import (
+    EqualLinear,
+    MappingNetwork,
+    NoiseGenerator,
+    bias_leaky_relu,
+    blur2d,
+    fir_kernel,
+    randn_noise,
+    upsample2d,
+)
 from cips.models.styles import StyleMixin
 
 NoiseMode = Literal["random", "zero"]
@@ -140,11 +149,11 @@ class StyledConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels, 1, 1))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: NoiseMode = "random",
-                noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                noise_generator: NoiseGenerator = None) -> torch.Tensor:
         y = self.conv(x, w)
         if self.noise_strength is not None and noise_mode == "random":
             b, _, h, wd = y.shape
-            noise = torch.randn(b, 1, h, wd, device=y.device, dtype=y.dtype, generator=noise_generator)
+            noise = randn_noise((b, 1, h, wd), noise_generator, y.device, y.dtype)
             y = torch.addcmul(y, noise, self.noise_strength)
         return bias_leaky_relu(y, self.bias)
 
@@ -189,7 +198,7 @@ class SynthesisBlock(nn.Module):
         self.register_buffer("fir", fir_kernel(), persistent=False)
 
     def forward(self, x: torch.Tensor, rgb: torch.Tensor, ws: torch.Tensor, noise_mode: NoiseMode = "random",
-                noise_generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                noise_generator: NoiseGenerator = None) -> tuple[torch.Tensor, torch.Tensor]:
         """ws: the block's three styles (B, 3, D): conv0, conv1, RGB."""
         x = self.conv0(x, ws[:, 0], noise_mode, noise_generator)
         x = self.conv1(x, ws[:, 1], noise_mode, noise_generator)
@@ -250,7 +259,7 @@ class StyleGAN2Generator(StyleMixin, nn.Module):
     # ---------------------------------------------------------------- synthesis
 
     def synthesize(self, ws: torch.Tensor, noise_mode: NoiseMode = "random",
-                   noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                   noise_generator: NoiseGenerator = None) -> torch.Tensor:
         """Styles (B, num_ws, style_dim) -> images (B, 3, size, size)."""
         if noise_mode not in ("random", "zero"):
             raise ValueError(f"noise_mode must be 'random' or 'zero', got {noise_mode!r}")
@@ -264,7 +273,7 @@ class StyleGAN2Generator(StyleMixin, nn.Module):
     def forward(self, z: torch.Tensor | None = None, *, ws: torch.Tensor | None = None,
                 truncation: float = 1.0, truncation_w: torch.Tensor | None = None,
                 noise_mode: NoiseMode = "random", coords: torch.Tensor | None = None,
-                noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                noise_generator: NoiseGenerator = None) -> torch.Tensor:
         """Images (B, 3, size, size), roughly in [-1, 1] (not clamped).
 
         `coords` exists for interface parity with the CIPS generator: a convolutional generator only

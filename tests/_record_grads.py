@@ -1,0 +1,39 @@
+"""Helper of tests/test_training.py, not a test: train RUN of ./params.yaml for STEPS steps (one process, or
+one rank under torchrun) and save, from rank 0, the gradients each optimizer step applied (after the
+all-reduce), in order, to OUT.
+
+    python tests/_record_grads.py RUN OUT STEPS
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from cips.config import load_params
+from cips.training import distributed as dist_utils
+from cips.training.loop import Trainer
+
+
+def main(run: str, out: str, steps: int) -> None:
+    cfg = load_params("params.yaml").run(run)
+    t = Trainer(cfg, Path("data") / cfg.dataset / "lmdb", Path("runs") / run, "test", track=False, progress=False)
+    records: list[tuple[str, dict[str, torch.Tensor]]] = []
+    for name, opt, net in (("D", t.d_opt, t.D), ("G", t.g_opt, t.G)):
+        def recording(*args, _step=opt.step, _name=name, _net=net, **kwargs):
+            grads = {k: p.grad.detach().clone() for k, p in _net.named_parameters() if p.grad is not None}
+            records.append((_name, grads))
+            return _step(*args, **kwargs)
+
+        opt.step = recording
+    for _ in range(steps):
+        t.train_step()
+    if t.world.is_main:
+        torch.save(records, out)
+    dist_utils.shutdown(t.world)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
