@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -27,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # fixtures: toy images and LMDBs
 from PIL import Image
 
 
@@ -54,12 +57,13 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="This DataLoader will create")  # torch-fidelity's 4 workers
 
     import torch_fidelity
+    from fixtures.toy import ToyGenerator, blob_images
 
     from cips.config import EvalConfig
     from cips.metrics import inception
     from cips.metrics.evaluate import compare_sets
-    from cips.metrics.features import FolderImages, extract, iter_generated, load_inception
-    from cips.metrics.toy import ToyGenerator, blob_images
+    from cips.metrics.features import FolderImages, extract, load_inception
+    from cips.sampling import iter_generated
 
     weights = inception.converted_weights()
     name = inception.register()

@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # fixtures: toy images and LMDBs
 
 TINY_MODEL = {"size": 16, "width": 16, "depth": 5, "style_dim": 16, "n_mlp": 2, "channel_base": 256,
               "channel_max": 16, "discriminator": {"channel_base": 256, "channel_max": 16, "mbstd_group": 2}}
@@ -51,7 +54,7 @@ class _Project:
     """A temporary LMDB of toy images at the benchmark's size."""
 
     def __init__(self, size: int) -> None:
-        from cips.metrics.toy import blob_images, write_lmdb
+        from fixtures.toy import blob_images, write_lmdb
 
         self.root = Path(tempfile.mkdtemp(prefix="gpu-check-"))
         self.lmdb = self.root / "lmdb" / str(size)
@@ -148,9 +151,10 @@ def fid_throughput(model: dict, device: str, n: int, batch: int) -> dict:
     """Generated images through the FID Inception per second (generation included)."""
     from cips.config import EvalConfig
     from cips.metrics.evaluate import load_networks
-    from cips.metrics.features import extract, iter_generated
+    from cips.metrics.features import extract
     from cips.models import build_generator
     from cips.models.cips import CIPSGenerator  # noqa: F401 (the generator under test)
+    from cips.sampling import iter_generated
 
     run = _params("cips", model, 1, 1, device)
     dev = torch.device(device)

@@ -35,10 +35,11 @@ from torchvision.transforms import functional as tvf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fixtures.synthetic import write_image_folder  # noqa: E402
+
 from cips.config import DatasetConfig, ModelConfig, from_dict  # noqa: E402
 from cips.data.dataset import ImageLMDBDataset  # noqa: E402
 from cips.data.prepare import prepare_dataset  # noqa: E402
-from cips.data.synthetic import write_image_folder  # noqa: E402
 
 
 # ------------------------------------------------------------------ the official method (reference)

@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # fixtures: toy images and LMDBs
 
 PUBLISHED_RATIO_256 = 4.3
 DEFAULT_BATCH = {"cpu": {64: 4, 128: 2, 256: 2}, "cuda": {64: 32, 128: 16, 256: 16}}
@@ -26,9 +29,9 @@ DEFAULT_BATCH = {"cpu": {64: 4, 128: 2, 256: 2}, "cuda": {64: 32, 128: 16, 256: 
 
 def _measure(arch: str, size: int, batch: int, steps: int, r1_every: int, device: str, queue) -> None:
     import torch
+    from fixtures.toy import blob_images, write_lmdb
 
     from cips.config import parse_params
-    from cips.metrics.toy import blob_images, write_lmdb
     from cips.training.loop import Trainer
 
     root = Path(tempfile.mkdtemp(prefix="bench-train-"))

@@ -13,6 +13,8 @@ import ctypes
 import os
 import sys
 
+import torch
+
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _done = False
 
@@ -28,3 +30,12 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
         _done = False
     return _done
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> CUDA when present, else the CPU; anything else as torch names it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

@@ -132,9 +132,9 @@ def test_cips_spectrum_command(tmp_path):
 
 def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
     import yaml
+    from fixtures.toy import ToyGenerator, blob_images, write_lmdb
 
     import cips.models.checkpoint
-    from cips.metrics.toy import ToyGenerator, blob_images, write_lmdb
     from stages import spectra as spectra_stage
 
     monkeypatch.chdir(tmp_path)

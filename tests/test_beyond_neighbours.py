@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fixtures.toy import blob_images, write_lmdb
 
 from cips.beyond.neighbours import (
     TrainingFeatures,
@@ -18,7 +19,6 @@ from cips.beyond.neighbours import (
 )
 from cips.metrics.features import open_images
 from cips.metrics.reference import compute_reference, save_bundle
-from cips.metrics.toy import blob_images, write_lmdb
 
 
 class PixelNet:

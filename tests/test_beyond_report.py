@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fixtures.toy import blob_images, write_lmdb
 from test_beyond_neighbours import PixelNet  # tests/ is on sys.path (pytest's rootdir import)
 from typer.testing import CliRunner
 
@@ -17,7 +18,6 @@ from cips.beyond.subjects import choose
 from cips.config import ModelConfig, load_params, to_dict
 from cips.metrics.features import open_images
 from cips.metrics.reference import compute_reference, save_bundle
-from cips.metrics.toy import blob_images, write_lmdb
 from cips.models import build_generator
 from cips.report.beyond import TITLES, load, meta_of
 from cips.report.figures import render_figures

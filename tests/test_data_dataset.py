@@ -7,13 +7,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from fixtures.synthetic import write_image_folder, write_official_lmdb
 from torch.utils.data import DataLoader
 
 from cips.config import DatasetConfig, from_dict
 from cips.data.dataset import ImageLMDBDataset, resolve_lmdb
 from cips.data.errors import DataError
 from cips.data.prepare import prepare_dataset
-from cips.data.synthetic import write_image_folder, write_official_lmdb
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from cips.data.synthetic import write_image_folder
+from fixtures.synthetic import write_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

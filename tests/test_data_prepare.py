@@ -15,6 +15,7 @@ import lmdb
 import numpy as np
 import pytest
 import yaml
+from fixtures.synthetic import write_image_folder, write_lsun_lmdb, write_official_lmdb
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -24,7 +25,6 @@ from cips.data.dataset import ImageLMDBDataset
 from cips.data.errors import DataError
 from cips.data.lmdb_io import content_hash, read_length, read_manifest
 from cips.data.prepare import prepare_dataset
-from cips.data.synthetic import write_image_folder, write_lsun_lmdb, write_official_lmdb
 
 ROOT = Path(__file__).resolve().parents[1]
 

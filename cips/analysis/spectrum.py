@@ -261,8 +261,10 @@ def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Pat
     names, written to reports/data/spectra.npz under project root `root`."""
     from cips.config import ConfigError, load_params
     from cips.layout import Layout
-    from cips.metrics.features import iter_dataset, iter_generated, open_images, resolve_device
+    from cips.metrics.features import iter_dataset, open_images
     from cips.models.checkpoint import load_generator
+    from cips.runtime import resolve_device
+    from cips.sampling import iter_generated
 
     layout = Layout(root)
     params = load_params(params_path)

@@ -41,7 +41,7 @@ def _seeds(spec: str) -> list[int]:
 
 def _source(checkpoint: Path, truncation: float, device: str):
     from cips.beyond.sections import load_source
-    from cips.metrics.features import resolve_device
+    from cips.runtime import resolve_device
 
     return load_source(checkpoint, str(checkpoint), truncation, resolve_device(device))
 
@@ -146,7 +146,8 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
     """Fig. 18: the training images nearest to generated samples in Inception feature space."""
     from cips.beyond import neighbours, sections
     from cips.layout import Layout
-    from cips.metrics.features import load_inception, resolve_device
+    from cips.metrics.features import load_inception
+    from cips.runtime import resolve_device
 
     if (dataset is None) == (real is None):
         raise typer.BadParameter("give --dataset NAME or --real PATH (one of them)")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from cips.images import to_uint8
-from cips.metrics.features import latent
+from cips.sampling import latent
 
 CHUNK = 65536  # points per sample per pass: bounds memory at any grid size (paper scale: 1024^2 grids)
 

@@ -212,7 +212,7 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
     MLflow: a figure is logged to every run it shows).
 
     Missing runs skip their figures; what was skipped and why is in "meta" (a JSON string)."""
-    from cips.metrics.features import resolve_device
+    from cips.runtime import resolve_device
 
     layout = Layout(root)
     dev = resolve_device(device)

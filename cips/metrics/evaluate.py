@@ -24,15 +24,14 @@ from cips.metrics import quality
 from cips.metrics.features import (
     FeatureNetwork,
     extract,
-    generation_seeds,
-    iter_generated,
     load_inception,
     load_vgg16,
     prc_network_choice,
-    resolve_device,
 )
 from cips.metrics.reference import Reference, get_reference, save_bundle
 from cips.models.checkpoint import torch_load_data
+from cips.runtime import resolve_device
+from cips.sampling import generation_seeds, iter_generated
 
 METRICS_FORMAT = "cips-repro/metrics/1"
 METRICS_SCHEMA = """\

@@ -29,20 +29,10 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 from tqdm.auto import tqdm
 
-from cips.images import to_uint8
 from cips.metrics import inception
+from cips.runtime import resolve_device
 
-QUANTISATION = "uint8 = floor((x + 1) * 127.5 + 0.5) clamped to [0, 255]"
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 weights, as torch-fidelity's prc loads them
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-quantize = to_uint8  # [-1, 1] floats -> uint8 exactly as sample PNGs are written
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,59 +323,6 @@ def _stack_same_size(items: list[torch.Tensor]) -> torch.Tensor:
                 "(resize them to one size first)"
             )
     return torch.stack(items)
-
-
-def latent(seed: int, dim: int) -> torch.Tensor:
-    """The latent z of sample `seed`: one standard normal vector from its own generator, so sample i is
-    the same whatever the batch size."""
-    return torch.randn(dim, generator=torch.Generator().manual_seed(seed))
-
-
-# Sample i's per-pixel noise comes from its own generator, seeded apart from its latent's (the same seed
-# would give noise equal to z); latent seeds stay far below this offset.
-NOISE_SEED_OFFSET = 2**31
-
-
-def noise_generators(seeds: Iterable[int], device: torch.device) -> list[torch.Generator]:
-    """One noise generator per sample seed: a sample's noise is the same whatever batch it is drawn in."""
-    return [torch.Generator(device).manual_seed(NOISE_SEED_OFFSET + s) for s in seeds]
-
-
-def iter_generated(
-    G: nn.Module,
-    n: int,
-    batch: int = 32,
-    seed: int = 0,
-    truncation: float = 1.0,
-    device: str | torch.device = "cpu",
-    noise_mode: str = "random",
-) -> Iterator[torch.Tensor]:
-    """uint8 batches of `n` samples of generator G (EMA, eval mode): z_i from seed + i, i = 0..n-1, and
-    per-pixel noise from a generator of its own seeded with NOISE_SEED_OFFSET + seed + i, so every sample
-    (and so every metric) is the same whatever `batch` is.
-    """
-    device = resolve_device(device) if isinstance(device, str) else device
-    center = None
-    if truncation != 1.0:  # the mean w once, not once per batch
-        with torch.inference_mode():
-            center = G.mean_w().to(device)
-    for start in range(0, n, batch):
-        stop = min(start + batch, n)
-        z = torch.stack([latent(seed + i, G.style_dim) for i in range(start, stop)]).to(device)
-        gens = noise_generators(range(seed + start, seed + stop), device) if noise_mode == "random" else None
-        with torch.inference_mode():
-            images = G(z, truncation=truncation, truncation_w=center, noise_mode=noise_mode, noise_generator=gens)
-        yield quantize(images).cpu()
-
-
-def generation_seeds(n: int, seed: int, noise_mode: str = "random") -> dict:
-    return {
-        "z": f"z_i = randn(style_dim) from torch.Generator().manual_seed({seed} + i), i = 0..{n - 1}",
-        "first": seed,
-        "count": n,
-        "noise_mode": noise_mode,
-        "noise": f"noise of sample i from its own torch.Generator seeded with {NOISE_SEED_OFFSET} + {seed} + i",
-    }
 
 
 def extract(

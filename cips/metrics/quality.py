@@ -25,7 +25,7 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 
 from cips import paper
 from cips.metrics import inception
-from cips.metrics.features import QUANTISATION
+from cips.sampling import QUANTISATION
 
 PROTOCOL_VERSION = 1
 

@@ -24,7 +24,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from cips.files import save_npz_atomic
-from cips.metrics.features import QUANTISATION, FeatureNetwork, extract, iter_dataset, open_images
+from cips.metrics.features import FeatureNetwork, extract, iter_dataset, open_images
+from cips.sampling import QUANTISATION
 
 FORMAT = "cips-repro/reference/1"
 

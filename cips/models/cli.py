@@ -69,11 +69,6 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def latents_for_seeds(seeds: list[int], dim: int) -> torch.Tensor:
-    """One standard-normal z per seed; a seed always gives the same z, whatever else is drawn."""
-    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
-
-
 def sample(
     checkpoint: Path = typer.Argument(..., help="checkpoint.pt of a run, or one from `cips import-official`"),
     out: Path = typer.Option(..., "--out", help="folder for PNGs (grid.png + one per sample), or FILE.npy"),
@@ -109,6 +104,8 @@ def sample(
         if z.ndim != 2 or z.shape[1] != g.style_dim:
             raise typer.BadParameter(f"--latents: {latents} has shape {tuple(z.shape)}, expected N x {g.style_dim}")
     else:
+        from cips.sampling import latents_for_seeds
+
         z = latents_for_seeds(parse_seeds(seeds), g.style_dim)
     is_cips = hasattr(g, "encodings")
     grid = None

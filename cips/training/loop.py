@@ -32,6 +32,7 @@ from cips.images import grid_image
 from cips.layout import CHECKPOINT
 from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
+from cips.runtime import resolve_device
 from cips.training import distributed as dist_utils
 from cips.training.data import RealImages, step_generator
 from cips.training.ema import ema_beta, update_ema
@@ -64,12 +65,6 @@ class TrainResult:
     max_rank_divergence: float = 0.0
     last: dict = field(default_factory=dict)
     rank: int = 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def r1_gamma(run: RunConfig) -> float:
