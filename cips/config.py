@@ -245,6 +245,9 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 2
     checkpoint_every: int = 1000
+    # learning curve: every eval_every kimg, FID/KID of eval_n EMA samples against eval_n reals (null: none)
+    eval_every: float | None = None
+    eval_n: int = 500
     log_every: int = 50
     sample_every: int = 1000
     n_samples: int = 16
@@ -257,6 +260,10 @@ class TrainConfig:
             raise ConfigError(f"{k}batch: must be at least 1, got {self.batch}")
         if len(self.betas) != 2:
             raise ConfigError(f"{k}betas: expected two numbers, got {self.betas}")
+        if self.eval_every is not None and self.eval_every <= 0:
+            raise ConfigError(f"{k}eval_every: must be a positive number of kimg (or null), got {self.eval_every}")
+        if self.eval_n < 2:
+            raise ConfigError(f"{k}eval_n: must be at least 2, got {self.eval_n}")
         if self.g_reg_every is not None and self.g_reg_every < 1:
             raise ConfigError(f"{k}g_reg_every: must be at least 1 (or null for none), got {self.g_reg_every}")
         if self.patch_sigma is not None and self.patch_sampling != "fixed":

@@ -256,6 +256,34 @@ def _npz(path: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
+def learning_curves(inputs: ReportInputs) -> Figure | None:
+    """FID against kimg of every run that measured a learning curve (train.eval_every), log scale."""
+    curves = {run: out.train["curve"] for run, out in inputs.runs.items() if out.train and out.train.get("curve")}
+    if not curves:
+        return None
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(7.0, 4.4))
+    ax = fig.add_axes((0.1, 0.33, 0.62, 0.55))
+    for run, points in curves.items():
+        ax.plot([p["kimg"] for p in points], [p["fid"] for p in points], marker="o", markersize=3, label=run)
+    ax.set_xlabel("thousands of real images shown (kimg)")
+    ax.set_ylabel("FID (small N, log scale)")
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in inputs.params.runs})
+    text = (f"{scale_prefix(inputs)}FID of the EMA generator measured during training: "
+            f"{'/'.join(map(str, n)) or '?'} samples against as many real images, so biased upwards; the "
+            "evaluate stage scores the final model at the scale's protocol.")
+    caption(fig, ax, "Learning curves", text, below=0.55)
+    return fig
+
+
 def render_figures(inputs: ReportInputs) -> list[str]:
     """Render every figure whose inputs exist; returns the names written (without extension)."""
     out_dir = figures_dir(inputs)
@@ -282,6 +310,7 @@ def render_figures(inputs: ReportInputs) -> list[str]:
             log.info("%s: skipped (no %s; run `dvc repro spectra`)", name, spec_path)
         else:
             emit(name, fn(inputs, spectra), spec_path)
+    emit("learning_curves", learning_curves(inputs), Path("runs/*/train.json"))
     for run, out in inputs.runs.items():
         if out.samples is None:
             log.info("samples_%s: skipped (no runs/%s/eval_samples.png)", run, run)

@@ -14,6 +14,7 @@ from cips.report.render import to_markdown, write_table_files
 from cips.report.tables import build_tables, scale_note
 
 FIGURE_TITLES = pub.FIGURE_TITLES
+OUR_FIGURE_TITLES = {"learning_curves": "Learning curves: FID against kimg (not a figure of the paper)"}
 
 
 def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]) -> str:
@@ -35,7 +36,8 @@ def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]
     named = [f for f in FIGURE_TITLES if f in figures] + [f for f in figures if f not in FIGURE_TITLES
                                                           and f not in beyond]
     for name in named:
-        title = FIGURE_TITLES.get(name) or f"Samples of run {name.removeprefix('samples_')}"
+        title = (FIGURE_TITLES.get(name) or OUR_FIGURE_TITLES.get(name)
+                 or f"Samples of run {name.removeprefix('samples_')}")
         lines += [f"### {title}", "", f"![{title}](figures/{name}.png)", "", f"[PDF](figures/{name}.pdf)", ""]
     missing = [f for f in FIGURE_TITLES if f not in figures]
     if missing:

@@ -40,8 +40,9 @@ from cips.training.losses import d_logistic, g_nonsaturating, lazy_adam_correcti
 
 log = logging.getLogger(__name__)
 
-# A checkpoint stays resumable across operational keys, and across train.steps (a longer run continues it).
-OPERATIONAL_KEYS = ("train.steps", *(f"train.{k}" for k in OPERATIONAL_TRAIN_KEYS))
+# A checkpoint stays resumable across operational keys, across train.steps (a longer run continues it) and
+# across the learning curve's settings (they measure the run, they do not change it).
+OPERATIONAL_KEYS = ("train.steps", "train.eval_every", "train.eval_n", *(f"train.{k}" for k in OPERATIONAL_TRAIN_KEYS))
 
 
 class TrainingDiverged(RuntimeError):
@@ -64,6 +65,8 @@ class TrainResult:
     mlflow_run_id: str | None = None
     max_rank_divergence: float = 0.0
     last: dict = field(default_factory=dict)
+    curve: list = field(default_factory=list)  # learning curve: {step, kimg, fid, kid} per measurement
+    curve_seconds: float = 0.0
     rank: int = 0
 
 
@@ -126,7 +129,7 @@ class Trainer:
 
     def __init__(self, run: RunConfig, lmdb: str | Path, out_dir: str | Path, scale: str = "demo", *,
                  track: bool = True, progress: bool = True, root: str | Path | None = None) -> None:
-        self.cfg, self.scale, self.root = run, scale, root
+        self.cfg, self.scale, self.root, self.lmdb = run, scale, root, Path(lmdb)
         self.out_dir = Path(out_dir)
         self.checkpoint_path = self.out_dir / CHECKPOINT
         self.device = resolve_device(run.train.device)
@@ -160,6 +163,8 @@ class Trainer:
             except Exception as err:  # optional speed-up: fall back to eager
                 log.warning("torch.compile unavailable (%s); training eagerly", err)
         self.step, self.seen_img, self.wall_time = 0, 0, 0.0
+        self.curve: list[dict] = []
+        self.curve_seconds = 0.0
         self.mlflow_run_id: str | None = None
         self.resumed_from: int | None = None
         ckpt = self._maybe_resume()
@@ -205,6 +210,7 @@ class Trainer:
         self.g_opt.load_state_dict(ckpt["g_opt"])
         self.d_opt.load_state_dict(ckpt["d_opt"])
         self.step, self.seen_img = ckpt["step"], ckpt["seen_img"]
+        self.curve, self.curve_seconds = list(ckpt.get("curve", [])), ckpt.get("curve_seconds", 0.0)
         self.wall_time = ckpt.get("wall_time_s", 0.0)
         # A DVC experiment that continues the baseline's checkpoint (e.g. `-S train.steps=...`) is a new
         # MLflow run; a plain restart after a kill continues the same one.
@@ -234,6 +240,8 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "cuda": cuda_rng},
             "run": to_dict(self.cfg),
             "signature": resume_signature(self.cfg),
+            "curve": self.curve,
+            "curve_seconds": self.curve_seconds,
             "scale": self.scale,
             "mlflow_run_id": self.mlflow_run_id,
             "dvc_exp_name": os.environ.get("DVC_EXP_NAME"),
@@ -365,6 +373,33 @@ class Trainer:
             imgs.append(self.G_ema(z, noise_mode="zero").float().clamp(-1, 1).cpu())
         return torch.cat(imgs)
 
+    def _curve_due(self) -> bool:
+        t = self.cfg.train
+        if t.eval_every is None or not self.world.is_main:
+            return False
+        every = t.eval_every * 1000
+        crossed = self.seen_img // every > (self.seen_img - t.batch) // every
+        return crossed or (self.step == t.steps and (not self.curve or self.curve[-1]["step"] != self.step))
+
+    def _measure_curve(self, tracker) -> float:
+        """One point of the learning curve (FID/KID of G_ema at small N); returns the seconds it took."""
+        from cips.data.dataset import resolve_lmdb
+        from cips.training.curve import LearningCurve
+
+        start = time.perf_counter()
+        if getattr(self, "_curve_meter", None) is None:
+            self._curve_meter = LearningCurve(resolve_lmdb(self.lmdb, self.cfg.model.size), self.cfg.train.eval_n,
+                                              device=self.device)
+        point = {"step": self.step, "kimg": self.seen_img / 1000, **self._curve_meter.measure(self.G_ema)}
+        self.curve.append(point)
+        if tracker:
+            tracker.log_metrics({"curve_fid": point["fid"], "curve_kid": point["kid"]}, self.step)
+        log.info("%s: step %d, %.1f kimg: FID %.2f, KID %.4f (N=%d)", self.cfg.name, self.step, point["kimg"],
+                 point["fid"], point["kid"], self.cfg.train.eval_n)
+        spent = time.perf_counter() - start
+        self.curve_seconds += spent
+        return spent
+
     def run(self) -> TrainResult:
         t = self.cfg.train
         tracker = None
@@ -394,6 +429,9 @@ class Trainer:
                         if tracker:
                             lrs = {"lr_g": self.g_opt.param_groups[0]["lr"], "lr_d": self.d_opt.param_groups[0]["lr"]}
                             tracker.log_metrics({**last, **lrs, "kimg": self.seen_img / 1000}, self.step)
+                    if self._curve_due():
+                        spent = self._measure_curve(tracker)
+                        window_t += spent  # the logged rate counts training only
                     if tracker and (self.step % t.sample_every == 0 or self.step == t.steps):
                         tracker.log_image(grid_image(self.samples()), f"samples/step_{self.step:07d}.png")
                     if stop.signal is not None:
@@ -414,14 +452,15 @@ class Trainer:
                 tracker.finish(status)
         result = TrainResult(
             step=self.step, steps=t.steps,
-            img_per_s=self.seen_img / self.wall_time if self.wall_time > 0 else 0.0,
+            img_per_s=self.seen_img / (self.wall_time - self.curve_seconds) if self.wall_time > self.curve_seconds
+            else 0.0,
             wall_time_s=self.wall_time,
             params_g=sum(p.numel() for p in self.G.parameters()),
             params_d=sum(p.numel() for p in self.D.parameters()),
             resumed_from=self.resumed_from, mlflow_run_id=self.mlflow_run_id,
             max_rank_divergence=max(dist_utils.max_divergence(self.G, self.world),
                                     dist_utils.max_divergence(self.D, self.world)),
-            last=last, rank=self.world.rank,
+            last=last, rank=self.world.rank, curve=self.curve, curve_seconds=self.curve_seconds,
         )
         return result
 

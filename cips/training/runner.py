@@ -38,6 +38,7 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
             "resumed_from": result.resumed_from, "mlflow_run_id": result.mlflow_run_id,
             "max_rank_divergence": result.max_rank_divergence,
             "final": {k: round(v, 6) for k, v in result.last.items()},
+            "curve": result.curve, "curve_seconds": round(result.curve_seconds, 3),
         }, layout.train_info(run))
     return result
 

@@ -1,0 +1,64 @@
+"""Learning curves: train.eval_every scores the EMA generator during training and logs it as step metrics."""
+
+import json
+import math
+
+import numpy as np
+from test_training import train
+
+from cips.training.curve import LearningCurve
+
+
+def test_periodic_evaluation_logs_step_metrics_and_survives_resume(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # batch 4, every 0.008 kimg = every 2 steps; 2 steps, then a resumed run to 5 (its last step measured too)
+    first = train(tmp_path / "p", track=True, steps=2, eval_every=0.008, eval_n=8)
+    assert [p["step"] for p in first.curve] == [2]
+    result = train(tmp_path / "p", track=True, steps=5, eval_every=0.008, eval_n=8)
+    assert result.resumed_from == 2
+    assert [p["step"] for p in result.curve] == [2, 4, 5]
+    assert [p["kimg"] for p in result.curve] == [0.008, 0.016, 0.02]
+    assert all(math.isfinite(p["fid"]) and math.isfinite(p["kid"]) for p in result.curve)
+    info = json.loads((tmp_path / "p/runs/toy-cips/train.json").read_text())
+    assert info["curve"] == result.curve and info["curve_seconds"] > 0
+    history = MlflowClient(uri).get_metric_history(result.mlflow_run_id, "curve_fid")
+    assert [m.step for m in history] == [2, 4, 5]
+    assert [m.value for m in history] == [p["fid"] for p in result.curve]
+
+
+def test_no_curve_unless_asked(tmp_path):
+    assert train(tmp_path).curve == []
+
+
+def test_the_curve_tells_a_generator_from_the_reals(tmp_path):
+    """The curve scores with the FID Inception: real statistics from the reals, a toy generator far off."""
+    from fixtures.toy import ToyGenerator, blob_images, write_lmdb
+
+    lmdb = write_lmdb(tmp_path / "lmdb", blob_images(40, 32, seed=0))
+    meter = LearningCurve(lmdb, n=40, batch=20)
+    assert np.allclose(meter.real.mean(0), meter.real_stats["mu"])
+    toy = meter.measure(ToyGenerator(size=32, style_dim=16))
+    assert toy["fid"] > 10 and toy["kid"] > 0
+
+
+def test_report_draws_the_learning_curves(tmp_path):
+    from test_report_tables import fake_metrics, make_project, write_run
+
+    from cips.report.figures import render_figures
+    from cips.report.inputs import load_inputs
+
+    make_project(tmp_path)
+    for run, fids in (("fashion-cips", [300.0, 150.0, 90.0]), ("fashion-stylegan2", [320.0, 200.0, 110.0])):
+        curve = [{"step": 100 * (i + 1), "kimg": 1.6 * (i + 1), "fid": f, "kid": f / 1000} for i, f in enumerate(fids)]
+        write_run(tmp_path, run, fake_metrics(run, "fashion", fids[-1]),
+                  {"run": run, "scale": "demo", "step": 300, "curve": curve})
+    made = render_figures(load_inputs(tmp_path / "params.yaml", tmp_path))
+    assert "learning_curves" in made
+    assert (tmp_path / "reports/figures/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    write_run(tmp_path, "fashion-cips", fake_metrics("fashion-cips", "fashion", 90.0), {"run": "x", "scale": "demo"})
+    write_run(tmp_path, "fashion-stylegan2", fake_metrics("fashion-stylegan2", "fashion", 90.0),
+              {"run": "y", "scale": "demo"})
+    assert "learning_curves" not in render_figures(load_inputs(tmp_path / "params.yaml", tmp_path))
