@@ -41,6 +41,23 @@ def _console():
 
 
 @app.command()
+def claims(
+    fmt: str = typer.Option("md", "--format", "-f", help="md | json"),
+    scale: str | None = SCALE,
+    params: str = PARAMS,
+    root: str = ROOT,
+) -> None:
+    """The paper's claims with their statistic, a 95% interval over seeds and a computed verdict."""
+    from cips.report.claims import all_claims, to_json, to_markdown
+
+    if fmt not in ("md", "json"):
+        _fail(ValueError(f"--format {fmt!r}: one of md, json"))
+    inputs = _inputs(params, root, scale)
+    found = all_claims(inputs)
+    typer.echo(to_json(found) if fmt == "json" else to_markdown(found, inputs.scale), nl=False)
+
+
+@app.command()
 def tables(
     table: int | None = typer.Option(None, "--table", "-t", help="one table (1-5); default all"),
     fmt: str = typer.Option("md", "--format", "-f", help="md | csv | tex | rich"),

@@ -28,6 +28,10 @@ def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]
     ]
     if note:
         lines += [f"> **{note}.**", ""]
+    from cips.report.claims import all_claims
+    from cips.report.claims import to_markdown as claims_markdown
+
+    lines += ["## The paper's claims, checked", "", claims_markdown(all_claims(inputs), inputs.scale), ""]
     lines += ["## Tables", ""]
     for md in tables_md:
         lines += [md, ""]

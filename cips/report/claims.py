@@ -1,0 +1,242 @@
+"""The paper's claims as checks: each claim, its source, the statistic, an interval and a computed verdict.
+
+Numbers of one table cell are pooled over every run that feeds the cell (a run per seed). A comparison
+uses the difference of the two cells' means with a 95% Welch t-interval; a claim is *reproduced* when the
+interval lies on the claimed side, *opposite* when it lies on the other side, *inconclusive* otherwise
+(the interval straddles the line, or a cell has fewer than two seeds, so there is no interval at all).
+Claims of "no worse" and "comparable" use a stated margin relative to the reference cell's mean.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from cips.report.inputs import ReportInputs
+
+REPRODUCED, OPPOSITE, INCONCLUSIVE = "reproduced", "opposite", "inconclusive"
+CONFIDENCE = 0.95
+NO_WORSE_MARGIN = 0.10  # "does not hurt": at most 10% above the reference FID
+COMPARABLE_MARGIN = 0.20  # "comparable": within 20% of the reference FID (the paper's Table 1 gaps: 9-25%)
+
+
+@dataclass
+class Estimate:
+    """Mean of `values` with a 95% t-interval (None below two values)."""
+
+    values: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values)) if self.values else math.nan
+
+    def interval(self) -> tuple[float, float] | None:
+        if self.n < 2:
+            return None
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, self.n - 1) * np.std(self.values, ddof=1) / math.sqrt(self.n)
+        return self.mean - half, self.mean + half
+
+
+def difference(a: Estimate, b: Estimate) -> tuple[float, tuple[float, float] | None]:
+    """mean(a) - mean(b) and its 95% Welch t-interval (None when either side has fewer than two values)."""
+    diff = a.mean - b.mean
+    if a.n < 2 or b.n < 2:
+        return diff, None
+    va, vb = np.var(a.values, ddof=1) / a.n, np.var(b.values, ddof=1) / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return diff, (diff, diff)
+    dof = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * se
+    return diff, (diff - half, diff + half)
+
+
+def above(interval: tuple[float, float] | None, line: float = 0.0) -> str:
+    """Verdict for a claim that a quantity lies above `line`, from its interval."""
+    if interval is None:
+        return INCONCLUSIVE
+    low, high = interval
+    return REPRODUCED if low > line else OPPOSITE if high < line else INCONCLUSIVE
+
+
+def within(interval: tuple[float, float] | None, margin: float) -> str:
+    """Verdict for |quantity| <= margin (equivalence): reproduced when the interval lies inside, opposite
+    when it lies wholly outside."""
+    if interval is None:
+        return INCONCLUSIVE
+    low, high = interval
+    if -margin <= low and high <= margin:
+        return REPRODUCED
+    return OPPOSITE if low > margin or high < -margin else INCONCLUSIVE
+
+
+def no_worse(interval: tuple[float, float] | None, margin: float) -> str:
+    """Verdict for "at most `margin` above": reproduced when the whole interval is below the margin, opposite
+    when the whole interval is above it."""
+    if interval is None:
+        return INCONCLUSIVE
+    low, high = interval
+    return REPRODUCED if high <= margin else OPPOSITE if low > margin else INCONCLUSIVE
+
+
+def all_of(verdicts: Sequence[str]) -> str:
+    if any(v == OPPOSITE for v in verdicts):
+        return OPPOSITE
+    return REPRODUCED if verdicts and all(v == REPRODUCED for v in verdicts) else INCONCLUSIVE
+
+
+@dataclass
+class Claim:
+    claim: str
+    source: str
+    statistic: str
+    verdict: str
+    interval: list[float] | None = None
+    values: dict = field(default_factory=dict)  # cell -> {"mean", "n"}
+    note: str = ""
+
+
+def _fmt_interval(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [round(float(interval[0]), 4), round(float(interval[1]), 4)]
+
+
+def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimate]:
+    """(dataset, cell) -> the FIDs of every evaluated run feeding that cell of `table`."""
+    out: dict[tuple[str, str], Estimate] = {}
+    for name in inputs.params.runs:
+        run = inputs.params.run(name)
+        cell = run.tables.get(table)
+        metrics = inputs.runs[name].metrics if name in inputs.runs else None
+        if cell is None or not metrics or not isinstance(metrics.get("fid"), int | float):
+            continue
+        out.setdefault((run.dataset, cell), Estimate([])).values.append(float(metrics["fid"]))
+    return out
+
+
+def _comparison(claim: str, source: str, a: tuple[str, Estimate], b: tuple[str, Estimate], verdict_of,
+                statistic: str) -> Claim:
+    diff, interval = difference(a[1], b[1])
+    return Claim(claim, source, f"{statistic} = {diff:.2f}", verdict_of(interval), _fmt_interval(interval),
+                 {a[0]: {"mean": round(a[1].mean, 3), "n": a[1].n}, b[0]: {"mean": round(b[1].mean, 3), "n": b[1].n}})
+
+
+def _missing(claim: str, source: str, why: str) -> Claim:
+    return Claim(claim, source, "n/a", INCONCLUSIVE, note=f"not testable at this scale: {why}")
+
+
+def table_claims(inputs: ReportInputs) -> list[Claim]:
+    claims: list[Claim] = []
+    t1 = cell_fids(inputs, "table1")
+    datasets = sorted({d for d, _ in t1})
+    for ds in datasets or ["(none)"]:
+        text = f"Table 1 ({ds}): CIPS and StyleGAN2 reach comparable FID"
+        if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
+            claims.append(_missing(text, "Table 1", "no evaluated CIPS and StyleGAN2 runs on one dataset"))
+            continue
+        sg2 = t1[(ds, "stylegan2")]
+        c = _comparison(text, "Table 1", ("cips", t1[(ds, "cips")]), ("stylegan2", sg2),
+                        lambda i, m=COMPARABLE_MARGIN * sg2.mean: within(i, m), "FID(CIPS) - FID(StyleGAN2)")
+        c.note = f"comparable = within {COMPARABLE_MARGIN:.0%} of StyleGAN2's FID ({COMPARABLE_MARGIN * sg2.mean:.2f})"
+        claims.append(c)
+
+    t3 = {cell: est for (_, cell), est in cell_fids(inputs, "table3").items()}
+    worse = [("ne", "without coordinate embeddings (NE) FID is worse than base"),
+             ("nofourier", "without Fourier features FID is worse than base"),
+             ("sine", "sine activations give worse FID than leaky ReLU (base)")]
+    for cell, text in worse:
+        if cell not in t3 or "base" not in t3:
+            claims.append(_missing(f"Table 3: {text}", "Table 3", f"no evaluated {cell} and base runs"))
+            continue
+        claims.append(_comparison(f"Table 3: {text}", "Table 3", (cell, t3[cell]), ("base", t3["base"]), above,
+                                  f"FID({cell}) - FID(base)"))
+    no_hurt = (("main", "skip connections do not hurt FID"), ("residual", "residual connections do not hurt FID"))
+    for cell, text in no_hurt:
+        if cell not in t3 or "base" not in t3:
+            claims.append(_missing(f"Table 3: {text}", "Table 3", f"no evaluated {cell} and base runs"))
+            continue
+        margin = NO_WORSE_MARGIN * t3["base"].mean
+        c = _comparison(f"Table 3: {text}", "Table 3", (cell, t3[cell]), ("base", t3["base"]),
+                        lambda i, m=margin: no_worse(i, m), f"FID({cell}) - FID(base)")
+        c.note = f"no worse = at most {NO_WORSE_MARGIN:.0%} above base ({margin:.2f})"
+        claims.append(c)
+
+    t5 = cell_fids(inputs, "table5")
+    for ds in sorted({d for d, _ in t5}) or ["(none)"]:
+        text = f"Table 5 ({ds}): full-image FID gets worse as the patch size K shrinks"
+        cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
+        if any(v is None for v in cells.values()):
+            claims.append(_missing(text, "Table 5", "no evaluated full, half and quarter runs on one dataset"))
+            continue
+        steps = [difference(cells["half"], cells["full"]), difference(cells["quarter"], cells["half"])]
+        verdict = all_of([above(i) for _, i in steps])
+        claims.append(Claim(text, "Table 5", f"FID(half) - FID(full) = {steps[0][0]:.2f}; "
+                            f"FID(quarter) - FID(half) = {steps[1][0]:.2f}", verdict,
+                            _fmt_interval(steps[0][1]) if steps[0][1] else None,
+                            {c: {"mean": round(v.mean, 3), "n": v.n} for c, v in cells.items()},
+                            note="interval: of the first difference; the verdict needs both"))
+    return claims
+
+
+def figure_claims(inputs: ReportInputs) -> list[Claim]:
+    """Figs. 4 and 7, from the analysis stages' data (one run per role: a point estimate, no interval)."""
+    from cips.layout import Layout
+
+    claims: list[Claim] = []
+    layout = Layout(inputs.root)
+    text4 = "Fig. 4: coordinate embeddings carry more high-frequency power than Fourier features"
+    enc_path = layout.report_data("encodings.npz")
+    if enc_path.is_file():
+        with np.load(enc_path) as enc:
+            emb, fou = float(enc["fig4/embeddings_high_freq"]), float(enc["fig4/fourier_high_freq"])
+        claims.append(Claim(text4, "Fig. 4", f"high-frequency share: embeddings {emb:.3f}, Fourier {fou:.3f}",
+                            INCONCLUSIVE, None, {}, note="one CIPS-base run: a point estimate without an interval; "
+                            f"the point estimate {'agrees' if emb > fou else 'disagrees'}"))
+    else:
+        claims.append(_missing(text4, "Fig. 4", f"no {enc_path}"))
+    text7 = ("Fig. 7: over the upper half of frequencies StyleGAN2's azimuthal profile is farthest from the real "
+             "images' and CIPS-NE's closest")
+    spec_path = layout.report_data("spectra.npz")
+    if spec_path.is_file():
+        with np.load(spec_path, allow_pickle=False) as s:
+            names = [n for n in ("CIPS-base", "CIPS-NE", "StyleGAN2") if f"{n}/profile" in s]
+            real = s["real/profile"]
+            upper = slice(len(real) // 2, None)
+            dist = {n: float(np.mean(np.abs(s[f"{n}/profile"][upper] - real[upper]))) for n in names}
+        order = sorted(dist, key=dist.get)
+        agrees = len(order) == 3 and order[-1] == "StyleGAN2" and order[0] == "CIPS-NE"
+        claims.append(Claim(text7, "Fig. 7", "mean abs(profile - real) over the upper half: " +
+                            ", ".join(f"{n} {d:.3f}" for n, d in dist.items()), INCONCLUSIVE, None, {},
+                            note="one run per model: a point estimate without an interval; the point estimate "
+                            f"{'agrees' if agrees else 'disagrees'}"))
+    else:
+        claims.append(_missing(text7, "Fig. 7", f"no {spec_path}"))
+    return claims
+
+
+def all_claims(inputs: ReportInputs) -> list[Claim]:
+    return table_claims(inputs) + figure_claims(inputs)
+
+
+def to_json(claims: list[Claim]) -> str:
+    return json.dumps([asdict(c) for c in claims], indent=2)
+
+
+def to_markdown(claims: list[Claim], scale: str) -> str:
+    lines = [f"Verdicts at the {scale} scale: 95% Welch t-interval of the difference of cell means over "
+             "seeds (runs feeding a cell); inconclusive when the interval straddles the line or a cell has one "
+             "seed.", "", "| claim | source | statistic | 95% interval | verdict |", "|---|---|---|---|---|"]
+    for c in claims:
+        interval = "n/a" if c.interval is None else f"[{c.interval[0]:.2f}, {c.interval[1]:.2f}]"
+        seeds = ", ".join(f"{k}: n={v['n']}" for k, v in c.values.items())
+        stat = c.statistic + (f" ({seeds})" if seeds else "") + (f"; {c.note}" if c.note else "")
+        lines.append(f"| {c.claim} | {c.source} | {stat} | {interval} | **{c.verdict}** |")
+    return "\n".join(lines) + "\n"
