@@ -256,7 +256,9 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     edited["runs"]["photos-cips"]["train"] = {"seed": 1}
     (repo / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
     again = sh(dvc + ["repro"], repo, env)
-    assert ran_stages(again.stdout) == {"train@photos-cips", "evaluate@photos-cips", "report"}, again.stdout
+    # the run's own chain (its resolved config, training, evaluation), then what reads every run
+    assert ran_stages(again.stdout) == {"resolve@photos-cips", "train@photos-cips", "evaluate@photos-cips", "beyond",
+                                        "report"}, again.stdout
 
     # one knob: an experiment without coordinate embeddings, beside the committed baseline
     sh(["git", "add", "-A"], repo, env)
@@ -347,8 +349,8 @@ def test_cips_scale_switches_the_graph_between_the_papers_runs_and_the_demos(tmp
     def expected(config: str) -> set[str]:
         params = yaml.safe_load((REPO / "configs" / config).read_text())
         return ({f"{s}@{d}" for s in ("prepare", "reference") for d in params["datasets"]}
-                | {f"{s}@{r}" for s in ("train", "evaluate") for r in params["runs"]}
-                | {"spectra", "encodings", "report"})
+                | {f"{s}@{r}" for s in ("resolve", "train", "evaluate") for r in params["runs"]}
+                | {"spectra", "encodings", "beyond", "report"})
 
     sh([cips, "scale", "paper"], repo, env)
     paper = graph()
