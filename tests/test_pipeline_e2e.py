@@ -306,10 +306,8 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         pytest.fail(f"{status}\n" + "\n".join(logs))
     store = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e.experiment_id for e in store.search_experiments() if e.name.startswith("cips-test-")]
-    spans = {}
     for name, trained in (("more-steps", runs), ("smaller-patch", ["fashion-patch-half"])):
         logged = store.search_runs(exps, filter_string=f"tags.DVC_EXP_NAME = '{name}'")
-        spans[name] = (min(r.info.start_time for r in logged), max(r.info.end_time for r in logged))
         assert sorted(r.info.run_name for r in logged) == sorted(trained), name
         for r in logged:
             assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
@@ -318,9 +316,8 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
                 assert history and min(m.step for m in history) > steps, (r.info.run_name, history)
             else:
                 assert r.data.params["train.patch"] == "4" and min(m.step for m in history) <= steps
-    # (whether the two overlapped in time is not asserted: smaller-patch retrains only its one run and may finish
-    # before more-steps logs its first MLflow run; both went through the same -j 2 queue into one store)
-    assert all(a0 <= a1 for a0, a1 in spans.values()), spans
+    # whether the two overlapped in time is not asserted: smaller-patch retrains only its one run and may finish
+    # before more-steps logs its first MLflow run; both went through the same -j 2 queue into one store
     shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
     assert set(find_metric(shown, "runs/fashion-cips/train.json", "resumed_from")) == {steps}, shown
 
