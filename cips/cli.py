@@ -27,17 +27,23 @@ for register in (register_models, register_data, register_training, register_met
 
 
 @app.command("scale")
-def scale(name: str = typer.Argument(..., help="demo | paper")) -> None:
-    """Switch params.yaml to another scale (a copy of configs/<name>.yaml); then `dvc repro`."""
+def scale(name: str = typer.Argument(None, help="demo | small | paper"),
+          refresh: bool = typer.Option(False, "--refresh", help="regenerate the dvc: section of params.yaml "
+                                                               "(after editing its runs or datasets)")) -> None:
+    """Switch params.yaml to another scale (configs/<name>.yaml plus its generated dvc: section); then `dvc repro`."""
     from cips.config import ConfigError
     from cips.scale import use_scale
 
+    if (name is None) != refresh:
+        typer.echo("error: give a scale (demo | small | paper) or --refresh", err=True)
+        raise typer.Exit(2)
     try:
         path = use_scale(name)
     except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{path} now holds the {name} scale (configs/{name}.yaml); run `dvc repro`")
+    what = f"the {name} scale (configs/{name}.yaml)" if name else "a regenerated dvc: section"
+    typer.echo(f"{path} now holds {what}; run `dvc repro`")
 
 
 if __name__ == "__main__":

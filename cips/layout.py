@@ -1,11 +1,16 @@
 """Where the pipeline keeps its files, relative to the project root (the folder holding params.yaml).
 
+Every scale lives in folders of its own (data/demo/, runs/small/, reports/small/, ...), so switching
+scale never overwrites another's results, and a stage reading all of runs/<scale>/ reads no other scale.
+Below, data/ stands for data/<scale>/, and so on.
+
     data/<dataset>/lmdb/<resolution>/      prepared images (stage prepare)
     data/<dataset>/fid_ref.npz             real-image features of the current protocol (stage reference)
     data/<dataset>/reference/<key>.npz     every reference computed so far, by protocol hash
     runs/<run>/resolved/train.json         what training computes from (stage resolve)
     runs/<run>/resolved/eval.json          what evaluation computes from (stage resolve)
-    runs/<run>/checkpoint.pt, train.json   stage train
+    runs/<run>/generator.pt, train.json   stage train: the EMA generator (git-tracked) and its summary
+    runs/<run>/checkpoint.pt               the full training state, to resume (not tracked)
     runs/<run>/metrics.json, eval_samples.png   stage evaluate
     reports/data/, reports/tables/, reports/figures/, reports/README.md   analysis and report
 
@@ -16,18 +21,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CHECKPOINT = "checkpoint.pt"  # a run's checkpoint, in its run folder
-
-
+CHECKPOINT = "checkpoint.pt"  # a run's training state, in its run folder
+GENERATOR = "generator.pt"  # a run's EMA generator, what every later stage reads
 class Layout:
-    """The file layout under one project root."""
+    """The file layout of one scale under one project root."""
 
-    def __init__(self, root: str | Path = ".") -> None:
+    def __init__(self, root: str | Path, scale: str) -> None:
         self.root = Path(root)
+        self.scale = scale
+        self.prefix = Path(scale)
+
+    @classmethod
+    def of_project(cls, root: str | Path = ".", params: str | Path = "params.yaml") -> Layout:
+        """The layout of the scale params.yaml (relative: under `root`) holds; the demo's without one."""
+        from cips.config import load_params
+
+        path = Path(root) / params if (Path(root) / params).is_file() else Path(params)
+        return cls(root, load_params(path).scale if path.is_file() else "demo")
 
     # data
     def data(self, dataset: str) -> Path:
-        return self.root / "data" / dataset
+        return self.root / "data" / self.prefix / dataset
 
     def lmdb(self, dataset: str, resolution: int | None = None) -> Path:
         base = self.data(dataset) / "lmdb"
@@ -40,8 +54,12 @@ class Layout:
         return self.data(dataset) / "reference"
 
     # runs
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs" / self.prefix
+
     def run(self, run: str) -> Path:
-        return self.root / "runs" / run
+        return self.runs / run
 
     def resolved(self, run: str, part: str) -> Path:
         """runs/<run>/resolved/<part>.json, part = train | eval."""
@@ -49,6 +67,9 @@ class Layout:
 
     def checkpoint(self, run: str) -> Path:
         return self.run(run) / CHECKPOINT
+
+    def generator(self, run: str) -> Path:
+        return self.run(run) / GENERATOR
 
     def train_info(self, run: str) -> Path:
         return self.run(run) / "train.json"
@@ -62,7 +83,7 @@ class Layout:
     # reports
     @property
     def reports(self) -> Path:
-        return self.root / "reports"
+        return self.root / "reports" / self.prefix
 
     def report_data(self, name: str) -> Path:
         return self.reports / "data" / name

@@ -12,8 +12,9 @@ from cips.layout import Layout
 
 def resolve_from_params(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".") -> list[Path]:
     """Write runs/<run>/resolved/{train,eval}.json (sorted keys, so equal configs give equal bytes)."""
-    layout = Layout(root)
-    parts = resolved_run(load_params(params_path), run)
+    params = load_params(params_path)
+    layout = Layout(root, params.scale)
+    parts = resolved_run(params, run)
     paths = []
     for part, data in parts.items():
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"

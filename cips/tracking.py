@@ -106,10 +106,19 @@ def git_state(root: str | Path | None = None) -> dict[str, str]:
     return {"mlflow.source.git.commit": commit, "git.commit": commit, "git.dirty": str(bool(dirty)).lower()}
 
 
+def stage_name(stage: str, scale: str, run: str) -> str:
+    """The DVC stage of `run` (e.g. train@small-fashion-cips-s0), as dvc.yaml names it."""
+    from cips.plan import stage_key
+
+    return f"{stage}@{stage_key(scale, run)}"
+
+
 def run_tags(run: RunConfig, scale: str, stage: str, root: str | Path | None = None) -> dict[str, str]:
     """Tags that link an MLflow run to its DVC stage, experiment and commit."""
     tags = {
         "cips.run": run.name,
+        "cips.group": run.group or run.name,  # the seeds of one entry of runs share it: group by it in `mlflow ui`
+        "cips.seed": str(run.train.seed),
         "cips.dataset": run.dataset,
         "cips.scale": scale,
         "cips.arch": run.model.arch,
@@ -152,8 +161,8 @@ class TrainingRun:
                 log.warning("MLflow run %s not found in %s; starting a new one", run_id, tracking_uri(root))
                 run_id = None
         if run_id is None:
-            created = self.client.create_run(exp_id, run_name=run.name, tags=run_tags(run, scale, f"train@{run.name}",
-                                                                                      root))
+            tags = run_tags(run, scale, stage_name("train", scale, run.name), root)
+            created = self.client.create_run(exp_id, run_name=run.name, tags=tags)
             run_id = created.info.run_id
             items = list(run_params(run, scale).items())
             from mlflow.entities import Param
@@ -205,7 +214,8 @@ def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray
         name = metrics.get("run") or (run.name if run else "evaluation")
         dataset = metrics.get("dataset") or (run.dataset if run else "unknown")
         exp = ensure_experiment(c, experiment_name(scale or metrics.get("scale", "demo"), dataset), root)
-        tags = run_tags(run, scale or "demo", f"evaluate@{name}", root) if run else {"cips.run": name}
+        tags = (run_tags(run, scale or "demo", stage_name("evaluate", scale or "demo", name), root) if run
+                else {"cips.run": name})
         run_id = c.create_run(exp, run_name=f"{name}-eval", tags=tags).info.run_id
         c.set_terminated(run_id)
     step = (metrics.get("checkpoint") or {}).get("step") or 0
@@ -217,7 +227,8 @@ def log_evaluation(run_id: str | None, metrics: dict[str, Any], grid: np.ndarray
     for name, proto in (metrics.get("protocol") or {}).items():
         for k, v in flatten(proto, f"eval.protocol.{name}").items():
             c.set_tag(run_id, k, str(v)[:PARAM_LIMIT])
-    c.set_tag(run_id, "dvc.evaluate_stage", f"evaluate@{metrics.get('run', '')}")
+    c.set_tag(run_id, "dvc.evaluate_stage", stage_name("evaluate", metrics.get("scale") or scale or "demo",
+                                                       metrics.get("run", "")))
     if grid is not None:
         c.log_image(run_id, grid, artifact_file="eval_samples.png")
     return run_id

@@ -8,18 +8,19 @@ all-reduce), in order, to OUT.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
 
 from cips.config import load_params
+from cips.layout import Layout
 from cips.training import distributed as dist_utils
 from cips.training.loop import Trainer
 
 
 def main(run: str, out: str, steps: int) -> None:
-    cfg = load_params("params.yaml").run(run)
-    t = Trainer(cfg, Path("data") / cfg.dataset / "lmdb", Path("runs") / run, "test", track=False, progress=False)
+    params = load_params("params.yaml")
+    cfg, layout = params.run(run), Layout(".", params.scale)
+    t = Trainer(cfg, layout.lmdb(cfg.dataset), layout.run(run), params.scale, track=False, progress=False)
     records: list[tuple[str, dict[str, torch.Tensor]]] = []
     for name, opt, net in (("D", t.d_opt, t.D), ("G", t.g_opt, t.G)):
         def recording(*args, _step=opt.step, _name=name, _net=net, **kwargs):

@@ -135,10 +135,10 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
     from fixtures.toy import ToyGenerator, blob_images, write_lmdb
 
     import cips.models.checkpoint
+    from cips.layout import Layout
     from stages import spectra as spectra_stage
 
     monkeypatch.chdir(tmp_path)
-    write_lmdb(tmp_path / "data/toy/lmdb/16", blob_images(6, 16))
     params = {
         "scale": "test",
         "model": {"size": 16},
@@ -149,12 +149,14 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
         "analysis": {"spectra": {"dataset": "toy", "base": "a", "ne": "b"}},
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for run in ("a", "b"):
-        (tmp_path / "runs" / run).mkdir(parents=True)
-        (tmp_path / "runs" / run / "checkpoint.pt").write_bytes(b"")
+    layout = Layout(tmp_path, params["scale"])
+    write_lmdb(layout.lmdb("toy", 16), blob_images(6, 16))
+    for run in ("a", "b"):  # what the stage reads (load_generator is replaced below)
+        layout.run(run).mkdir(parents=True)
+        layout.generator(run).write_bytes(b"")
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(16).eval())
     assert spectra_stage.main([]) == 0
-    out = load_spectra(tmp_path / "reports/data/spectra.npz")
+    out = load_spectra(layout.report_data("spectra.npz"))
     assert list(out) == ["real", "CIPS-base", "CIPS-NE"] and all(r.n == 4 for r in out.values())
     params["analysis"] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from cips.beyond.subjects import choose
 from cips.config import ModelConfig, load_params, to_dict
+from cips.layout import Layout
 from cips.metrics.features import open_images
 from cips.metrics.reference import compute_reference, save_bundle
 from cips.models import build_generator
@@ -38,19 +39,20 @@ def write_checkpoint(path: Path, cfg: ModelConfig, step: int = 3, run_id: str | 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The test scale's params.yaml, random checkpoints for its full-image and patch runs, a training LMDB and
-    its FID reference (features: the pixels, so no Inception pass)."""
+    """The test scale's params.yaml, random generators (generator.pt, what the stage reads) for its full-image
+    and patch runs, a training LMDB and its FID reference (features: the pixels, so no Inception pass)."""
     import cips.metrics.features
 
     root = tmp_path
     shutil.copy(REPO / "configs/test.yaml", root / "params.yaml")
     params = load_params(root / "params.yaml")
+    layout = Layout(root, params.scale)
     for run in ("fashion-cips", "fashion-patch-half", "fashion-stylegan2"):
-        write_checkpoint(root / "runs" / run / "checkpoint.pt", params.run(run).model)
-    lmdb = write_lmdb(root / "data/fashion/lmdb/16", blob_images(30, 16, seed=0))
+        write_checkpoint(layout.generator(run), params.run(run).model)
+    lmdb = write_lmdb(layout.lmdb("fashion", 16), blob_images(30, 16, seed=0))
     ref = compute_reference("fashion", open_images(lmdb), [PixelNet()], n_real=16, n_floor=8, seed=0,
                             progress=False)
-    save_bundle([ref], root / "data/fashion/fid_ref.npz")
+    save_bundle([ref], layout.reference_bundle("fashion"))
     monkeypatch.setattr(cips.metrics.features, "load_inception", lambda *a, **k: PixelNet())
     return root
 
@@ -70,7 +72,8 @@ def test_stage_writes_every_figure_and_the_report_shows_them(project: Path, monk
 
     monkeypatch.chdir(project)
     assert stage.main(["--no-track"]) == 0
-    d = load(project / "reports/data/beyond.npz")
+    layout = Layout.of_project(project)
+    d = load(layout.report_data("beyond.npz"))
     meta = meta_of(d, "meta")
     assert meta["scale"] == "test" and meta["notes"] == {}
     for fig in ("fig8", "fig9", "fig10", "fig11", "fig15", "fig18", "fig19"):
@@ -90,8 +93,8 @@ def test_stage_writes_every_figure_and_the_report_shows_them(project: Path, monk
                      "fig15_patches_fashion", "fig18_neighbours", "fig19_mixing"}
     for link in links:
         for ext in ("png", "pdf"):
-            assert (project / "reports" / link).with_suffix(f".{ext}").stat().st_size > 1000
-    assert "TEST scale" in (project / "reports/README.md").read_text()
+            assert (layout.reports / link).with_suffix(f".{ext}").stat().st_size > 1000
+    assert "TEST scale" in (layout.reports / "README.md").read_text()
     head = page[:page.index("## Beyond the tables")]
     assert "fig8_foveated" not in head  # not listed twice
 
@@ -100,19 +103,20 @@ def test_missing_runs_are_noted_not_fatal(project: Path, monkeypatch: pytest.Mon
     from stages import beyond as stage
 
     monkeypatch.chdir(project)
-    (project / "runs/fashion-patch-half/checkpoint.pt").unlink()
-    (project / "data/fashion/fid_ref.npz").unlink()
+    layout = Layout.of_project(project)
+    layout.generator("fashion-patch-half").unlink()
+    layout.reference_bundle("fashion").unlink()
     assert stage.main(["--no-track"]) == 0
-    d = load(project / "reports/data/beyond.npz")
+    d = load(layout.report_data("beyond.npz"))
     notes = meta_of(d, "meta")["notes"]
     assert set(notes) == {"fig15", "fig18"} and "fid_ref.npz" in notes["fig18"]
     page = build_report(load_inputs(project / "params.yaml", project)).read_text()
     assert f"{TITLES['fig18_neighbours']}: not drawn at this scale" in page
 
-    (project / "runs/fashion-cips/checkpoint.pt").unlink()
+    layout.generator("fashion-cips").unlink()
     assert stage.main(["--no-track"]) == 0
-    d = load(project / "reports/data/beyond.npz")
-    assert "run fashion-cips has no checkpoint" in meta_of(d, "meta")["notes"]["fig8"]
+    d = load(layout.report_data("beyond.npz"))
+    assert "run fashion-cips has no generator" in meta_of(d, "meta")["notes"]["fig8"]
     assert not any(k.startswith(("fig8/", "fig11/")) for k in d)
     made = render_figures(load_inputs(project / "params.yaml", project))
     assert not any(n.startswith("fig8_") for n in made)
@@ -126,7 +130,7 @@ def test_figures_become_artifacts_of_their_training_run(project: Path, monkeypat
     params = load_params(project / "params.yaml")
     run = tracking.TrainingRun(params.run("fashion-cips"), "test", root=project, log_system_metrics=False)
     run.finish()
-    write_checkpoint(project / "runs/fashion-cips/checkpoint.pt", params.run("fashion-cips").model,
+    write_checkpoint(Layout(project, params.scale).generator("fashion-cips"), params.run("fashion-cips").model,
                      run_id=run.run_id)
     beyond_from_params(project / "params.yaml", project, track=True)
     c = tracking.client(project)
@@ -180,11 +184,11 @@ def test_neighbours_command_reads_the_dataset_reference(project: Path):
     from cips.cli import app
 
     out = project / "nn.png"
-    result = CliRunner().invoke(app, ["neighbours", str(project / "runs/fashion-cips/checkpoint.pt"), "--dataset",
+    generator = Layout.of_project(project).generator("fashion-cips")
+    result = CliRunner().invoke(app, ["neighbours", str(generator), "--dataset",
                                       "fashion", "--root", str(project), "--k", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     m = json.loads(result.stdout)
     assert m["k"] == 3 and m["source"].startswith("the 24 of 30") and out.is_file()
-    result = CliRunner().invoke(app, ["neighbours", str(project / "runs/fashion-cips/checkpoint.pt"), "--out",
-                                      str(out)])
+    result = CliRunner().invoke(app, ["neighbours", str(generator), "--out", str(out)])
     assert result.exit_code != 0 and "--dataset NAME or --real PATH" in result.output

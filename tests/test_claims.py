@@ -46,7 +46,8 @@ def project(tmp_path: Path, ne: list[float], base: list[float]) -> Path:
         for i, fid in enumerate(fids):
             name = f"fashion-{cell}" if i == 0 else f"fashion-{cell}-s{i}"
             runs[name] = {**spec, "train": {"seed": i}}
-            write_run(tmp_path, name, fake_metrics(name, "fashion", fid, scale="test", n=16, resolution=16))
+            write_run(tmp_path, name, fake_metrics(name, "fashion", fid, scale="test", n=16, resolution=16),
+                      scale="test")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return tmp_path / "params.yaml"
 
@@ -76,7 +77,7 @@ def test_formats_and_untestable_claims(tmp_path):
     assert all({"claim", "source", "statistic", "verdict", "interval"} <= set(c) for c in data)
     assert {c["source"] for c in data} >= {"Table 1", "Table 3", "Table 5", "Fig. 4", "Fig. 7"}
     fig4 = next(c for c in data if c["source"] == "Fig. 4")
-    assert fig4["verdict"] == INCONCLUSIVE and "not testable" in fig4["note"]  # no encodings.npz here
+    assert fig4["verdict"] == INCONCLUSIVE and "not tested" in fig4["note"]  # no encodings.npz here
     md = to_markdown(found, "test")
     assert md.count("\n| ") == len(found) + 1 and "**reproduced**" in md
 

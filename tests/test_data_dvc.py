@@ -1,4 +1,5 @@
-"""prepare under DVC: a second `dvc repro` does nothing; changing one dataset re-runs only its stage."""
+"""prepare under DVC: a second `dvc repro` does nothing; changing one dataset re-runs only its stage. The stage is
+dvc.yaml's own prepare stage (less its code deps), iterating the `dvc:` section `cips scale` generates."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 from fixtures.synthetic import write_image_folder
+
+from cips.data.lmdb_io import read_length
+from cips.layout import Layout
+from cips.plan import stage_key
+from cips.scale import with_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -31,31 +37,36 @@ def test_dvc_repro_is_deterministic_and_per_dataset(tmp_path):
     write_image_folder(tmp_path / "data" / "sources" / "b", 6, 40, ext="png", seed=1)
     common = {"resolutions": [16], "workers": 1}
     datasets = {
-        "a": {"source": {"kind": "folder", "path": "data/sources/a"}, "crop": {"mode": "center"}, **common},
+        "a": {"source": {"kind": "folder", "path": "data/sources/a", "watch": "data/sources/a"},
+              "crop": {"mode": "center"}, **common},
         "b": {
-            "source": {"kind": "folder", "path": "data/sources/b"},
+            "source": {"kind": "folder", "path": "data/sources/b", "watch": "data/sources/b"},
             "crop": {"mode": "random", "size": 24, "count": 2},
             "rotation": "arbitrary",
             **common,
         },
     }
-    params = {"scale": "test", "model": {}, "train": {}, "eval": {}, "datasets": datasets, "runs": {}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    stage = {
-        "foreach": {"a": {"source": "data/sources/a"}, "b": {"source": "data/sources/b"}},
-        "do": {
-            "cmd": f"{sys.executable} -m stages.prepare ${{key}}",
-            "deps": ["${item.source}"],
-            "params": ["datasets.${key}"],
-            "outs": ["data/${key}/lmdb"],
-        },
-    }
+    params = {"scale": "test", "protocol": "ours", "model": {}, "train": {}, "eval": {}, "datasets": datasets,
+              "runs": {}}
+
+    def write_params() -> None:  # as `cips scale` writes them: with the generated dvc: section
+        (tmp_path / "params.yaml").write_text(with_plan(yaml.safe_dump(params, sort_keys=False), "params.yaml"))
+
+    write_params()
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["prepare"]
+    assert stage["foreach"] == "${dvc.datasets}" and stage["do"]["cmd"].startswith("python -m stages.prepare ")
+    stage["do"]["cmd"] = stage["do"]["cmd"].replace("python", sys.executable, 1)
+    stage["do"]["deps"] = [d for d in stage["do"]["deps"] if not d.startswith(("cips/", "stages/"))]  # code: ROOT's
+    assert stage["do"]["deps"] == ["${item.watch}"]
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"prepare": stage}}, sort_keys=False))
     _run(tmp_path, "git", "init", "-q")
     _run(tmp_path, *dvc, "init", "-q")
+    name = {d: f"prepare@{stage_key('test', d)}" for d in datasets}  # prepare@a at the test scale
 
     first = _run(tmp_path, *dvc, "repro")
-    assert "Running stage 'prepare@a'" in first and "Running stage 'prepare@b'" in first
+    assert f"Running stage '{name['a']}'" in first and f"Running stage '{name['b']}'" in first
+    layout = Layout(tmp_path, "test")
+    assert read_length(layout.lmdb("a", 16)) == 8 and read_length(layout.lmdb("b", 16)) > 0
     lock = (tmp_path / "dvc.lock").read_text()
     second = _run(tmp_path, *dvc, "repro")
     assert "Running stage" not in second
@@ -63,6 +74,6 @@ def test_dvc_repro_is_deterministic_and_per_dataset(tmp_path):
     assert (tmp_path / "dvc.lock").read_text() == lock
 
     datasets["b"]["crop"]["count"] = 3
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params()
     third = _run(tmp_path, *dvc, "repro")
-    assert "Running stage 'prepare@b'" in third and "Running stage 'prepare@a'" not in third
+    assert f"Running stage '{name['b']}'" in third and f"Running stage '{name['a']}'" not in third

@@ -25,6 +25,7 @@ from cips.data.dataset import ImageLMDBDataset
 from cips.data.errors import DataError
 from cips.data.lmdb_io import content_hash, read_length, read_manifest
 from cips.data.prepare import prepare_dataset
+from cips.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -285,11 +286,12 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
             },
         },
     )
+    layout = Layout.of_project(tmp_path)  # the test scale's folders
     done = _stage(tmp_path, "mini")
     assert done.returncode == 0, done.stderr
     assert "source images/s" in done.stderr
-    assert read_length(tmp_path / "data" / "mini" / "lmdb" / "16") == 6
-    assert read_length(tmp_path / "data" / "mini" / "lmdb" / "8") == 6
+    assert read_length(layout.lmdb("mini", 16)) == 6
+    assert read_length(layout.lmdb("mini", 8)) == 6
 
     missing = _stage(tmp_path, "absent")
     assert missing.returncode == 1
@@ -298,7 +300,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
         "error: datasets.absent.source.path: data/sources/ffhq does not exist; "
         "it is published at https://github.com/NVlabs/ffhq-dataset"
     )
-    assert not (tmp_path / "data" / "absent").exists()
+    assert not layout.data("absent").exists()
 
     unknown = _stage(tmp_path, "nope")
     assert (
@@ -315,7 +317,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
         bad.stderr.strip()
         == "error: params.yaml: datasets.mini.resolutions[1]: -8 is not a positive number of pixels"
     )
-    assert read_length(tmp_path / "data" / "mini" / "lmdb" / "16") == 6  # the earlier output is intact
+    assert read_length(layout.lmdb("mini", 16)) == 6  # the earlier output is intact
 
 
 def test_cli_prepare_and_data_info(tmp_path, monkeypatch):

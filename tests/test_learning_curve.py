@@ -4,8 +4,9 @@ import json
 import math
 
 import numpy as np
-from test_training import train
+from test_training import layout, train
 
+from cips.layout import Layout
 from cips.training.curve import LearningCurve
 
 
@@ -22,7 +23,7 @@ def test_periodic_evaluation_logs_step_metrics_and_survives_resume(tmp_path, mon
     assert [p["step"] for p in result.curve] == [2, 4, 5]
     assert [p["kimg"] for p in result.curve] == [0.008, 0.016, 0.02]
     assert all(math.isfinite(p["fid"]) and math.isfinite(p["kid"]) for p in result.curve)
-    info = json.loads((tmp_path / "p/runs/toy-cips/train.json").read_text())
+    info = json.loads(layout(tmp_path / "p").train_info("toy-cips").read_text())
     assert info["curve"] == result.curve and info["curve_seconds"] > 0
     history = MlflowClient(uri).get_metric_history(result.mlflow_run_id, "curve_fid")
     assert [m.step for m in history] == [2, 4, 5]
@@ -57,7 +58,7 @@ def test_report_draws_the_learning_curves(tmp_path):
                   {"run": run, "scale": "demo", "step": 300, "curve": curve})
     made = render_figures(load_inputs(tmp_path / "params.yaml", tmp_path))
     assert "learning_curves" in made
-    assert (tmp_path / "reports/figures/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (Layout.of_project(tmp_path).figures / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     write_run(tmp_path, "fashion-cips", fake_metrics("fashion-cips", "fashion", 90.0), {"run": "x", "scale": "demo"})
     write_run(tmp_path, "fashion-stylegan2", fake_metrics("fashion-stylegan2", "fashion", 90.0),
               {"run": "y", "scale": "demo"})

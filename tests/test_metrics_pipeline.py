@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cips.config import EvalConfig
 from cips.images import to_uint8 as quantize
+from cips.layout import Layout
 from cips.metrics import inception, reference
 from cips.metrics.evaluate import compare_sets, evaluate_generator
 from cips.metrics.features import FolderImages, LMDBImages, load_inception, open_images
@@ -249,23 +250,23 @@ def test_reference_and_evaluate_stages(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CIPS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    write_lmdb(tmp_path / "data/toy/lmdb/32", blob_images(30, 32, seed=1))
-    _params(tmp_path, real_floor=True)
+    layout = Layout.of_project(tmp_path, _params(tmp_path, real_floor=True))
+    write_lmdb(layout.lmdb("toy", 32), blob_images(30, 32, seed=1))
     assert reference_stage.main(["toy"]) == 0
-    bundle = tmp_path / "data/toy/fid_ref.npz"
+    bundle = layout.reference_bundle("toy")
     keys = reference.bundle_keys(bundle)
     assert len(keys) == 1 and next(iter(keys.values()))["n_floor"] == 12
 
-    (tmp_path / "runs/toy-run").mkdir(parents=True)
-    (tmp_path / "runs/toy-run/checkpoint.pt").write_bytes(b"")
+    layout.run("toy-run").mkdir(parents=True)
+    layout.generator("toy-run").write_bytes(b"")  # what the stage reads (load_generator is replaced below)
     import cips.models.checkpoint
 
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(32).eval())
     monkeypatch.setattr(reference, "compute_reference", lambda *a, **k: pytest.fail("reference recomputed"))
     assert evaluate_stage.main(["toy-run"]) == 0
-    m = json.loads((tmp_path / "runs/toy-run/metrics.json").read_text())
+    m = json.loads(layout.metrics("toy-run").read_text())
     assert m["run"] == "toy-run" and m["reference"]["file"].endswith("fid_ref.npz") and "floor" in m
-    assert (tmp_path / "runs/toy-run/eval_samples.png").is_file()
+    assert layout.eval_samples("toy-run").is_file()
     assert evaluate_stage.main(["nope"]) == 2
 
 
@@ -328,7 +329,8 @@ def test_cips_evaluate_command(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CIPS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    write_lmdb(tmp_path / "data/toy/lmdb/32", blob_images(20, 32, seed=1))
+    layout = Layout.of_project(tmp_path)  # no params.yaml here: the demo scale's folders
+    write_lmdb(layout.lmdb("toy", 32), blob_images(20, 32, seed=1))
     (tmp_path / "ckpt.pt").write_bytes(b"")
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(32).eval())
     args = [
@@ -353,6 +355,6 @@ def test_cips_evaluate_command(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["protocol"]["fid"]["n_generated"] == 6 and m["protocol"]["fid"]["n_real"] == 10
-    assert (tmp_path / "g.png").is_file() and len(list((tmp_path / "data/toy/reference").glob("*.npz"))) == 1
+    assert (tmp_path / "g.png").is_file() and len(list(layout.reference_cache("toy").glob("*.npz"))) == 1
     res = CliRunner().invoke(app, ["evaluate", "ckpt.pt", "--dataset", "nothere", "--n", "6"])
-    assert res.exit_code == 2 and "data/nothere/lmdb/32" in res.output
+    assert res.exit_code == 2 and str(Layout(".", layout.scale).lmdb("nothere", 32)) in res.output

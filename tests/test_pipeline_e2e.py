@@ -7,7 +7,9 @@ misspelt key in params.yaml stops with our one-line message, `dvc exp run -S mod
 an experiment whose inheriting CIPS runs have no embeddings (shown by `dvc exp show` beside the baseline),
 and two queued experiments run by `dvc queue start -j 2` both finish and log their runs with FIDs into the
 one MLflow store, the one that only raises `train.steps` continuing the baseline's checkpoints. Also:
-`cips scale paper` / `cips scale demo` switch the graph between the paper's runs and the demo's.
+`cips scale paper` / `cips scale small` / `cips scale demo` switch the graph between the paper's runs, the
+small scale's (one stage per seed) and the demo's. Every scale keeps its files in folders of its own
+(cips.layout.Layout: runs/test/, reports/test/, data/test/).
 """
 
 import json
@@ -24,10 +26,33 @@ import pytest
 import torch
 import yaml
 
+from cips.layout import Layout
+from cips.plan import stage_key
+from cips.scale import with_plan
+from cips.tracking import stage_name
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP = ("runs/", "reports/", "dvc.lock", "data/")  # generated at demo scale; the test makes its own
+SKIP = ("runs/", "reports/", "dvc.lock", "data/")  # generated at other scales; the test makes its own
+ANALYSES = ("spectra", "encodings", "beyond", "report")  # one stage per scale, reading every run of it
+
+
+def scale_params(config: str) -> str:
+    """What `cips scale` writes into params.yaml for configs/<config>: the file plus its generated dvc: section
+    (`cips scale` itself offers the scales a user picks; the test scale is written the same way)."""
+    return with_plan((REPO / "configs" / config).read_text(), f"configs/{config}")
+
+
+def expected_stages(params: dict) -> set[str]:
+    """Every stage dvc.yaml makes of a scale's params: per dataset, per (run, seed), and per scale."""
+    from cips.config import parse_params
+
+    loaded = parse_params(params)
+    scale = loaded.scale
+    return ({f"{s}@{stage_key(scale, d)}" for s in ("prepare", "reference") for d in loaded.datasets}
+            | {stage_name(s, scale, m) for s in ("resolve", "train", "evaluate") for m in loaded.members()}
+            | {f"{s}@{scale}" for s in ANALYSES})
 
 
 def sh(cmd: list[str], cwd: Path, env: dict, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -47,7 +72,7 @@ def project_copy(dest: Path) -> None:
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest / rel)
-    shutil.copy2(REPO / "configs/test.yaml", dest / "params.yaml")
+    (dest / "params.yaml").write_text(scale_params("test.yaml"))
 
 
 def finite(x) -> bool:
@@ -150,11 +175,12 @@ def number(cell: str) -> str:
 def check_tables_against_metrics(repo: Path, params: dict) -> int:
     """Every table cell of ours shows its run's metrics.json value (as printed: 2 digits for FID, 3 for P&R);
     returns how many cells were checked."""
-    tables = {n: read_table(repo / f"reports/tables/table{n}.csv") for n in (1, 2, 3, 5)}
+    layout = Layout(repo, params["scale"])
+    tables = {n: read_table(layout.tables / f"table{n}.csv") for n in (1, 2, 3, 5)}
     labels = {"ffhq": "FFHQ", "satellite-landscapes": "Satellite-Landscapes"}
     checked = 0
     for run, spec in params["runs"].items():
-        m = json.loads((repo / "runs" / run / "metrics.json").read_text())
+        m = json.loads(layout.metrics(run).read_text())
         dataset = params["datasets"][spec["dataset"]]
         paper_row = labels[dataset["stands_for"]]
         for table, cell in spec.get("tables", {}).items():
@@ -195,6 +221,9 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     dvc = [sys.executable, "-m", "dvc"]
     params = yaml.safe_load((repo / "params.yaml").read_text())
     runs = list(params["runs"])
+    scale = params["scale"]
+    layout, rel = Layout(repo, scale), Layout("", scale)  # rel: paths as DVC names them
+    assert all("seeds" not in spec for spec in params["runs"].values())  # one model per run at this scale
 
     guarded, net_log = net_guard(tmp_path, env)
     sh(dvc + ["repro"], repo, guarded)
@@ -209,30 +238,29 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
 
     # every stage ran and is recorded
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    expected = {f"prepare@{d}" for d in params["datasets"]} | {f"reference@{d}" for d in params["datasets"]}
-    expected |= {f"train@{r}" for r in runs} | {f"evaluate@{r}" for r in runs}
-    expected |= {"spectra", "encodings", "report"}
+    expected = expected_stages(params)
+    assert {"train@fashion-cips", "prepare@fashion", "report@test"} <= expected  # the test scale's names
     assert expected <= set(lock), expected - set(lock)
     for run in runs:
-        m = json.loads((repo / "runs" / run / "metrics.json").read_text())
+        m = json.loads(layout.metrics(run).read_text())
         assert all(finite(m[k]) for k in ("fid", "kid", "precision", "recall")) and m["scale"] == "test"
-        t = json.loads((repo / "runs" / run / "train.json").read_text())
+        t = json.loads(layout.train_info(run).read_text())
         assert t["step"] == params["train"]["steps"]
 
     # tables: each cell of ours is its run's metrics.json value; figures exist
-    tables = sorted((repo / "reports/tables").glob("table*.csv"))
+    tables = sorted(layout.tables.glob("table*.csv"))
     assert len(tables) == 5, tables
     expected_cells = sum(len(spec.get("tables", {})) + ("table2" in spec.get("tables", {}))
                          for spec in params["runs"].values())
     assert check_tables_against_metrics(repo, params) == expected_cells
     out = sh([str(Path(sys.executable).parent / "cips-report"), "tables", "--format", "csv"], repo, env).stdout
-    shown = json.loads((repo / "runs/fashion-cips/metrics.json").read_text())["fid"]
+    shown = json.loads(layout.metrics("fashion-cips").read_text())["fid"]
     assert f"{shown:.2f}" in out  # the command prints the same tables
-    figures = {p.name for p in (repo / "reports/figures").glob("*.png")}
+    figures = {p.name for p in layout.figures.glob("*.png")}
     for name in ("fig3", "fig4", "fig5", "fig6", "fig7_spectra", "fig7_profile"):
         assert any(f.startswith(name) for f in figures), (name, figures)
-        assert any(p.name.startswith(name) for p in (repo / "reports/figures").glob("*.pdf")), name
-    assert (repo / "reports/README.md").is_file()
+        assert any(p.name.startswith(name) for p in layout.figures.glob("*.pdf")), name
+    assert (layout.reports / "README.md").is_file()
 
     # MLflow holds every run with its training and evaluation metrics
     from mlflow.tracking import MlflowClient
@@ -243,7 +271,8 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     for run in runs:
         r = logged[run]
         assert finite(r.data.metrics.get("fid")) and finite(r.data.metrics.get("loss_g")), run
-        assert r.data.tags["DVC_STAGE"] == f"train@{run}" and r.data.params["dataset"] == params["runs"][run]["dataset"]
+        assert r.data.tags["DVC_STAGE"] == stage_name("train", scale, run) == f"train@{run}"
+        assert r.data.params["dataset"] == params["runs"][run]["dataset"]
         assert client.list_artifacts(r.info.run_id, "samples"), run  # sample grids, under the repository root
     assert (repo / "mlartifacts").is_dir() and not (repo / "mlruns").exists()
 
@@ -251,33 +280,34 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     again = sh(dvc + ["repro"], repo, env)
     assert "up to date" in again.stdout.lower() and "Running stage" not in again.stdout
 
-    # editing one run's overrides re-runs only that run's chain and the report
+    # editing one run's overrides re-runs only that run's chain and the stages that read the scale's runs/
     edited = yaml.safe_load((repo / "params.yaml").read_text())
     edited["runs"]["photos-cips"]["train"] = {"seed": 1}
     (repo / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
     again = sh(dvc + ["repro"], repo, env)
     # the run's own chain (its resolved config, training, evaluation), then what reads every run
-    assert ran_stages(again.stdout) == {"resolve@photos-cips", "train@photos-cips", "evaluate@photos-cips", "beyond",
-                                        "report"}, again.stdout
+    assert ran_stages(again.stdout) == ({stage_name(s, scale, "photos-cips") for s in ("resolve", "train", "evaluate")}
+                                        | {f"{a}@{scale}" for a in ANALYSES}), again.stdout
 
     # one knob: an experiment without coordinate embeddings, beside the committed baseline
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "baseline results"], repo, env)
     exp = sh(dvc + ["exp", "run", "-S", "model.embeddings=false"], repo, env)
     # only the runs whose resolved model changes are trained again (not StyleGAN2, not the ablation rows)
-    retrained = set(re.findall(r"Running stage 'train@([^']+)'", exp.stdout))
+    keys = {stage_key(scale, r): r for r in runs}
+    retrained = {keys[k] for k in re.findall(r"Running stage 'train@([^']+)'", exp.stdout)}
     inherit = {r for r in runs if params["runs"][r].get("model", {}).get("arch", "cips") == "cips"
                and "embeddings" not in params["runs"][r].get("model", {})}
     assert retrained == inherit == {"fashion-cips", "fashion-patch-half", "photos-cips"}, retrained
     for run in runs:
         spec = params["runs"][run].get("model", {})
-        c = torch.load(repo / "runs" / run / "checkpoint.pt", weights_only=False, map_location="cpu")
+        c = torch.load(layout.generator(run), weights_only=True, map_location="cpu")  # what evaluation reads
         if c["model"]["arch"] != "cips":
             continue
         has = any(k.startswith("embeddings.") for k in c["g_ema"])
         assert has == spec.get("embeddings", False), run  # runs that inherit the knob lose their embeddings
     shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
-    fids = find_metric(shown, "runs/fashion-cips/metrics.json", "fid")
+    fids = find_metric(shown, str(rel.metrics("fashion-cips")), "fid")
     assert len(fids) >= 2 and len(set(fids)) >= 2, fids  # baseline and experiment, different models
     logged = client.search_runs(exps, filter_string="tags.DVC_EXP_NAME != ''")
     assert any(r.info.run_name == "fashion-cips" for r in logged)
@@ -312,14 +342,15 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         for r in logged:
             assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
             history = store.get_metric_history(r.info.run_id, "loss_d")
-            if name == "more-steps":  # continued from the baseline's step, not retrained
-                assert history and min(m.step for m in history) > steps, (r.info.run_name, history)
+            if name == "more-steps":  # a new resolved config: trained again from step 0 (checkpoints are not
+                # tracked, so a queued copy has none to continue)
+                assert history and min(m.step for m in history) <= steps, (r.info.run_name, history)
             else:
                 assert r.data.params["train.patch"] == "4" and min(m.step for m in history) <= steps
     # whether the two overlapped in time is not asserted: smaller-patch retrains only its one run and may finish
     # before more-steps logs its first MLflow run; both went through the same -j 2 queue into one store
     shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
-    assert set(find_metric(shown, "runs/fashion-cips/train.json", "resumed_from")) == {steps}, shown
+    assert steps + 2 in set(find_metric(shown, str(rel.train_info("fashion-cips")), "step")), shown  # more-steps
 
     # a misspelt key written into params.yaml stops the first stage that reads it, with our one line (last:
     # DVC deletes the outputs of the stage it starts)
@@ -345,20 +376,26 @@ def test_cips_scale_switches_the_graph_between_the_papers_runs_and_the_demos(tmp
         return set(sh(dvc + ["stage", "list", "--name-only"], repo, env).stdout.split())
 
     def expected(config: str) -> set[str]:
-        params = yaml.safe_load((REPO / "configs" / config).read_text())
-        return ({f"{s}@{d}" for s in ("prepare", "reference") for d in params["datasets"]}
-                | {f"{s}@{r}" for s in ("resolve", "train", "evaluate") for r in params["runs"]}
-                | {"spectra", "encodings", "beyond", "report"})
+        return expected_stages(yaml.safe_load((REPO / "configs" / config).read_text()))
 
     sh([cips, "scale", "paper"], repo, env)
     paper = graph()
-    assert paper == expected("paper.yaml")
+    assert paper == expected("paper.yaml") and "report@paper" in paper
     runs = {name.split("@")[1] for name in paper if name.startswith("train@")}
-    assert runs and all(r.startswith(("ffhq-", "churches-", "landscapes-", "satellite-")) for r in runs), runs
+    assert runs and all(r.startswith(("paper-ffhq-", "paper-churches-", "paper-landscapes-", "paper-satellite-"))
+                        for r in runs), runs
+    sh([cips, "scale", "small"], repo, env)
+    small = graph()
+    assert small == expected("small.yaml") and "report@small" in small
+    small_runs = yaml.safe_load((REPO / "configs/small.yaml").read_text())["runs"]
+    assert {n for n in small if n.startswith("train@")} == {
+        f"train@small-{run}-s{seed}" for run, spec in small_runs.items() for seed in spec["seeds"]}
+    assert not small & paper
     sh([cips, "scale", "demo"], repo, env)
-    assert (repo / "params.yaml").read_bytes() == (REPO / "configs/demo.yaml").read_bytes()
+    assert (repo / "params.yaml").read_text() == scale_params("demo.yaml") == (REPO / "params.yaml").read_text()
     demo = graph()
-    assert demo == expected("demo.yaml") and not {n for n in demo if "@" in n} & paper
+    assert demo == expected("demo.yaml") and "train@fashion-cips" in demo and "report@demo" in demo
+    assert not demo & paper and not demo & small
 
 
 def test_demo_data_are_prepared_with_networking_disabled(tmp_path):
@@ -366,13 +403,15 @@ def test_demo_data_are_prepared_with_networking_disabled(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     project_copy(repo)
-    shutil.copy2(REPO / "configs/demo.yaml", repo / "params.yaml")
+    (repo / "params.yaml").write_text(scale_params("demo.yaml"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     guarded, net_log = net_guard(tmp_path, env)
     datasets = yaml.safe_load((repo / "params.yaml").read_text())["datasets"]
+    layout = Layout.of_project(repo)
+    assert layout.scale == "demo"
     for dataset in datasets:
         sh([sys.executable, "-m", "stages.prepare", dataset], repo, guarded)
-        assert (repo / "data" / dataset / "lmdb").is_dir()
+        assert layout.lmdb(dataset).is_dir()
     notes = net_log.read_text().splitlines()
     assert not [n for n in notes if n.startswith("blocked")], notes
     assert sum(n.startswith("armed") and "stages.prepare" in n for n in notes) == len(datasets), notes

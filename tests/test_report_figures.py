@@ -16,6 +16,7 @@ from cips.analysis.encodings import encodings_figure_data
 from cips.analysis.spectrum import SpectrumAccumulator, SpectrumParams, save_spectra
 from cips.config import ModelConfig
 from cips.files import save_npz_atomic, write_png
+from cips.layout import Layout
 from cips.models import build_generator
 from cips.report.cli import app
 from cips.report.figures import render_figures
@@ -30,7 +31,7 @@ def write_encodings(root: Path) -> None:
     torch.manual_seed(0)
     base = build_generator(ModelConfig(**small)).eval()
     ne = build_generator(ModelConfig(**small, embeddings=False)).eval()
-    save_npz_atomic(root / "reports" / "data" / "encodings.npz", encodings_figure_data(base, ne))
+    save_npz_atomic(Layout.of_project(root).report_data("encodings.npz"), encodings_figure_data(base, ne))
 
 
 def write_spectra(root: Path) -> None:
@@ -42,7 +43,7 @@ def write_spectra(root: Path) -> None:
         images = rng.integers(0, 256 - 40 * i, size=(8, 3, 16, 16), dtype=np.uint8)
         acc.update(torch.from_numpy(images))
         results[name] = acc.result()
-    save_spectra(root / "reports" / "data" / "spectra.npz", results)
+    save_spectra(Layout.of_project(root).report_data("spectra.npz"), results)
 
 
 @pytest.fixture
@@ -51,20 +52,21 @@ def project(tmp_path: Path) -> Path:
     write_encodings(root)
     write_spectra(root)
     grid = np.random.default_rng(1).integers(0, 256, size=(67, 67, 3), dtype=np.uint8)
-    write_png(grid, root / "runs" / "fashion-cips" / "eval_samples.png")
+    write_png(grid, Layout.of_project(root).eval_samples("fashion-cips"))
     return root
 
 
 def test_figures_png_and_pdf(project: Path) -> None:
     made = render_figures(load_inputs(project / "params.yaml", project))
     assert set(FIG_NAMES) <= set(made) and "samples_fashion-cips" in made
+    figures = Layout.of_project(project).figures
     for name in made:
         for ext in ("png", "pdf"):
-            path = project / "reports" / "figures" / f"{name}.{ext}"
+            path = figures / f"{name}.{ext}"
             assert path.is_file() and path.stat().st_size > 1000, path
-    assert (project / "reports" / "figures" / "fig7_profile.png").read_bytes()[:4] == b"\x89PNG"
-    assert (project / "reports" / "figures" / "fig4.pdf").read_bytes()[:4] == b"%PDF"
-    assert not list((project / "reports" / "figures").glob("*.tmp"))  # atomic writes leave nothing behind
+    assert (figures / "fig7_profile.png").read_bytes()[:4] == b"\x89PNG"
+    assert (figures / "fig4.pdf").read_bytes()[:4] == b"%PDF"
+    assert not list(figures.glob("*.tmp"))  # atomic writes leave nothing behind
 
 
 def test_missing_inputs_skip_figures(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -80,16 +82,17 @@ def test_missing_inputs_skip_figures(tmp_path: Path, caplog: pytest.LogCaptureFi
 def test_build_writes_page_linking_figures(project: Path) -> None:
     result = CliRunner().invoke(app, ["build", "--root", str(project), "--params", str(project / "params.yaml")])
     assert result.exit_code == 0, result.output
-    page = (project / "reports" / "README.md").read_text()
+    layout = Layout.of_project(project)
+    page = (layout.reports / "README.md").read_text()
     assert "DEMO scale (32x32" in page
     for n in range(1, 6):
         assert f"Table {n}:" in page
         for ext in ("md", "csv", "tex"):
-            assert (project / "reports" / "tables" / f"table{n}.{ext}").is_file()
+            assert (layout.tables / f"table{n}.{ext}").is_file()
     links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", page)
     assert {f"figures/{n}.png" for n in FIG_NAMES} | {"figures/samples_fashion-cips.png"} <= set(links)
     for link in links:
-        assert (project / "reports" / link).is_file()
+        assert (layout.reports / link).is_file()
     assert "41.25" in page and "not run at this scale" in page
 
 
@@ -98,8 +101,9 @@ def test_build_from_root_with_defaults(project: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(project)
     result = CliRunner().invoke(app, ["build"])
     assert result.exit_code == 0, result.output
-    assert (project / "reports" / "README.md").is_file()
-    assert (project / "reports" / "figures" / "fig4.png").is_file()
+    layout = Layout.of_project(project)
+    assert (layout.reports / "README.md").is_file()
+    assert (layout.figures / "fig4.png").is_file()
 
 
 def test_build_without_any_input(tmp_path: Path) -> None:
@@ -107,5 +111,5 @@ def test_build_without_any_input(tmp_path: Path) -> None:
     (root / "params.yaml").write_text((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     result = CliRunner().invoke(app, ["build", "--root", str(root), "--params", str(root / "params.yaml")])
     assert result.exit_code == 0, result.output
-    page = (root / "reports" / "README.md").read_text()
+    page = (Layout.of_project(root).reports / "README.md").read_text()
     assert "Not available yet" in page and "not run at this scale" in page

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cips.layout import Layout
 from cips.metrics import inception, quality
 from cips.report.cli import app
 from cips.report.inputs import ScaleMismatch, load_inputs
@@ -45,7 +46,7 @@ def fake_metrics(run: str, dataset: str, fid: float, *, scale: str = "demo", n: 
         "format": "cips-repro/metrics/1",
         "run": run,
         "dataset": dataset,
-        "checkpoint": {"path": f"runs/{run}/checkpoint.pt", "step": step},
+        "checkpoint": {"path": str(Layout("", scale).generator(run)), "step": step},
         "fid": fid, "kid": fid / 1000, "kid_std": 0.001, "precision": 0.5, "recall": 0.25,
         "floor": {"fid": 3.5, "kid": 0.0001, "kid_std": 0.0001, "precision": 0.8, "recall": 0.79},
         "protocol": {
@@ -64,8 +65,10 @@ def fake_train(run: str, dataset: str, scale: str = "demo", step: int = 600) -> 
             "wall_time_s": 80.0, "params_g": 183_000, "params_d": 300_000, "batch": 16}
 
 
-def write_run(root: Path, run: str, metrics: dict | None, train: dict | None = None) -> None:
-    d = root / "runs" / run
+def write_run(root: Path, run: str, metrics: dict | None, train: dict | None = None, *,
+              scale: str | None = None) -> None:
+    """The outputs of `run` where scale `scale` (default: the project's, as its params.yaml says) keeps them."""
+    d = (Layout(root, scale) if scale else Layout.of_project(root)).run(run)
     d.mkdir(parents=True, exist_ok=True)
     if metrics is not None:
         (d / "metrics.json").write_text(json.dumps(metrics))
@@ -187,7 +190,7 @@ def test_cli_tables_formats_and_files(project: Path, fmt: str) -> None:
     assert result.exit_code == 0, result.output
     assert "41.25" in result.output
     for ext in ("md", "csv", "tex"):
-        assert (project / "reports" / "tables" / f"table1.{ext}").is_file()
+        assert (Layout.of_project(project).tables / f"table1.{ext}").is_file()
 
 
 def test_cli_runs_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,3 +229,27 @@ def test_paper_scale_flags_only_real_differences(tmp_path: Path) -> None:
     assert cell(t1, "FFHQ", "CIPS (ours)") == "4.50"  # the paper's protocol: no dagger
     assert cell(t1, "FFHQ", "StyleGANv2 (ours)").startswith("3.90 †")
     assert any("n_generated: 10000 vs 50000" in f for f in t1.footnotes)
+
+
+def test_a_run_with_seeds_shows_mean_interval_and_n(tmp_path: Path) -> None:
+    """Three seeds of fashion-cips at the small scale: the cell is their mean ± the 95% t half-width, with n;
+    a seed not yet evaluated is left out of n; a run with one evaluated seed shows the number alone."""
+    from cips.scale import use_scale
+
+    (tmp_path / "configs").mkdir()
+    shutil.copy(REPO / "configs" / "small.yaml", tmp_path / "configs" / "small.yaml")
+    use_scale("small", tmp_path)
+    for seed, fid in zip((0, 1, 2), (80.0, 90.0, 100.0), strict=True):
+        write_run(tmp_path, f"fashion-cips-s{seed}", fake_metrics(f"fashion-cips-s{seed}", "fashion", fid,
+                                                                  scale="small", n=2000))
+    write_run(tmp_path, "fashion-stylegan2-s0", fake_metrics("fashion-stylegan2-s0", "fashion", 95.0, scale="small",
+                                                             n=2000))
+    t1, _, t3, _, _ = build_tables(load_inputs(tmp_path / "params.yaml", tmp_path))
+    ours = t1.values[("FFHQ", "cips")]
+    assert ours.values == [80.0, 90.0, 100.0] and ours.value == 90.0 and ours.n == 3
+    # t(0.975, 2) = 4.3027, sd 10, n 3: half-width 4.3027 * 10 / sqrt(3) = 24.84
+    assert cell(t1, "FFHQ", "CIPS (ours)").startswith("90.00 ± 24.84 (n=3)")
+    assert cell(t3, "Main", "FID (ours)").startswith("90.00 ± 24.84 (n=3)")
+    assert cell(t1, "FFHQ", "StyleGANv2 (ours)").startswith("95.00") and "n=" not in cell(t1, "FFHQ",
+                                                                                            "StyleGANv2 (ours)")
+    assert any("95% Student-t interval" in note for note in t1.notes)

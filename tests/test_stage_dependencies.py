@@ -6,6 +6,7 @@ that stage's outputs stale when it is edited.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -73,13 +74,45 @@ def entry_module(cmd: str) -> str:
     raise AssertionError(f"unknown stage command {cmd!r}: teach this test its entry module")
 
 
+def lookup(params: dict, ref: str):
+    """The value of `${a.b.c}` in params.yaml."""
+    value = params
+    for part in ref.removeprefix("${").removesuffix("}").split("."):
+        value = value[part]
+    return value
+
+
+def interpolate(text: str, key: str, item: dict) -> str:
+    """`text` of a foreach stage with ${key} and ${item.<field>} of one of its items filled in."""
+    text = text.replace("${key}", key)
+    return re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
+
+
+def code_deps(body: dict) -> list[str]:
+    return [d for d in body.get("deps", []) if isinstance(d, str) and d.split("/")[0] in PACKAGES]
+
+
 def stages() -> list[tuple[str, str, list[str]]]:
+    """(stage, cmd, code deps) of every stage of dvc.yaml. A `foreach` stage (they iterate the generated `dvc:`
+    section of params.yaml) is expanded over its items as DVC does; it is checked once, under its own name,
+    when every item gives the same command module and code deps, else once per item (train@fashion-cips)."""
     spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
     out = []
     for name, stage in spec.items():
-        body = stage.get("do", stage)
-        deps = [d for d in body.get("deps", []) if isinstance(d, str) and d.split("/")[0] in PACKAGES]
-        out.append((name, body["cmd"], deps))
+        if "foreach" not in stage:
+            out.append((name, stage["cmd"], code_deps(stage)))
+            continue
+        items = lookup(params, stage["foreach"])
+        assert isinstance(items, dict) and items, f"dvc.yaml stage {name!r}: {stage['foreach']} is empty"
+        expanded = []
+        for key, item in items.items():
+            body = yaml.safe_load(interpolate(yaml.safe_dump(stage["do"]), key, item))
+            assert "${" not in body["cmd"] + "".join(code_deps(body)), f"{name}@{key}: unresolved {body}"
+            expanded.append((f"{name}@{key}", body["cmd"], code_deps(body)))
+        if len({(entry_module(cmd), tuple(deps)) for _, cmd, deps in expanded}) == 1:
+            expanded = [(name, *expanded[0][1:])]
+        out.extend(expanded)
     return out
 
 
@@ -109,3 +142,13 @@ def test_the_check_sees_a_lazy_import_inside_a_function():
     """The reader finds imports inside functions (stages import the library lazily)."""
     files = {f.relative_to(REPO).as_posix() for f in closure("stages.evaluate")}
     assert "cips/metrics/evaluate.py" in files and "cips/images.py" in files
+
+
+@pytest.mark.parametrize("name,cmd,deps", stages(), ids=[s[0] for s in stages()])
+def test_the_check_fails_when_a_stage_misses_a_module(name, cmd, deps):
+    """A copy of each stage's deps with cips/layout.py (every stage reads the layout) left out is reported
+    as missing exactly that module."""
+    files = closure(entry_module(cmd))
+    assert "cips/layout.py" in deps and REPO / "cips/layout.py" in files
+    without = [d for d in deps if d != "cips/layout.py"]
+    assert set(uncovered(files, without)) - set(uncovered(files, deps)) == {"cips/layout.py"}

@@ -16,6 +16,7 @@ import yaml
 from fixtures.toy import blob_images, write_lmdb
 
 from cips.config import ConfigError, ModelConfig, from_dict, load_params
+from cips.layout import Layout
 from cips.models import build_discriminator
 from cips.training import loop
 from cips.training.runner import train_from_params
@@ -41,12 +42,17 @@ BASE = {
 }
 
 
+def layout(root: Path) -> Layout:
+    """Where the toy project at `root` keeps its files (the test scale's folders)."""
+    return Layout(root, BASE["scale"])
+
+
 def make_project(root: Path, **train_overrides) -> Path:
     """A project directory with params.yaml and the toy LMDB; returns the params path."""
     params = yaml.safe_load(yaml.safe_dump(BASE))
     params["train"].update(train_overrides)
     root.mkdir(parents=True, exist_ok=True)
-    lmdb = root / "data/toy/lmdb" / str(SIZE)
+    lmdb = layout(root).lmdb("toy", SIZE)
     if not lmdb.exists():
         write_lmdb(lmdb, blob_images(24, SIZE, seed=0))
     path = root / "params.yaml"
@@ -61,11 +67,11 @@ def train(root: Path, run: str = "toy-cips", track: bool = False, **overrides):
 def trainer(root: Path, run: str = "toy-cips", **overrides) -> loop.Trainer:
     """A Trainer of `run` in project `root`, without MLflow, for tests that look inside one step."""
     cfg = load_params(make_project(root, **overrides)).run(run)
-    return loop.Trainer(cfg, root / "data/toy/lmdb", root / "runs" / run, "test", track=False, progress=False)
+    return loop.Trainer(cfg, layout(root).lmdb("toy"), layout(root).run(run), "test", track=False, progress=False)
 
 
 def ckpt(root: Path, run: str = "toy-cips") -> dict:
-    return torch.load(root / "runs" / run / "checkpoint.pt", weights_only=False)
+    return torch.load(layout(root).checkpoint(run), weights_only=False)
 
 
 def assert_same_state(a: dict, b: dict) -> None:
@@ -82,10 +88,14 @@ def assert_same_state(a: dict, b: dict) -> None:
 def test_every_run_kind_trains_and_writes_its_outputs(tmp_path, run):
     result = train(tmp_path, run)
     assert result.step == 3 and all(torch.isfinite(torch.tensor(v)) for v in result.last.values())
-    info = json.loads((tmp_path / "runs" / run / "train.json").read_text())
+    info = json.loads(layout(tmp_path).train_info(run).read_text())
     assert info["step"] == 3 and info["params_g"] > 0 and info["params_d"] > 0 and info["img_per_s"] > 0
     c = ckpt(tmp_path, run)
     assert c["step"] == 3 and c["seen_img"] == 12 and set(c) >= {"g", "g_ema", "d", "g_opt", "d_opt", "rng", "run"}
+    gen = torch.load(layout(tmp_path).generator(run), weights_only=True)  # what evaluation and analysis read
+    assert gen["step"] == 3 and gen["train_info"] == info and gen["model"] == c["model"]
+    for k, v in c["g_ema"].items():
+        torch.testing.assert_close(gen["g_ema"][k], v, rtol=0, atol=0, msg=f"g_ema.{k}")
     if run == "toy-patch":  # D was built for 8x8 patches, G still renders 16x16 images
         from cips.models.checkpoint import load_generator
 
@@ -94,7 +104,7 @@ def test_every_run_kind_trains_and_writes_its_outputs(tmp_path, run):
         build_discriminator(model, size=8).load_state_dict(c["d"])  # strict: every key and shape
         with pytest.raises(RuntimeError, match="state_dict"):
             build_discriminator(model, size=SIZE).load_state_dict(c["d"])
-        assert load_generator(tmp_path / "runs/toy-patch/checkpoint.pt")(torch.randn(2, 16)).shape == (2, 3, 16, 16)
+        assert load_generator(layout(tmp_path).generator(run))(torch.randn(2, 16)).shape == (2, 3, 16, 16)
 
 
 def test_same_seed_gives_the_same_losses(tmp_path):
@@ -133,7 +143,7 @@ def test_sigkill_then_rerun_ends_bit_for_bit_where_an_uninterrupted_run_ends(tmp
     root = tmp_path / "killed"
     make_project(root, steps=steps, checkpoint_every=1)
     proc = _stage(root)
-    path = root / "runs/toy-cips/checkpoint.pt"
+    path = layout(root).checkpoint("toy-cips")
     deadline = time.time() + 120
     while not path.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -145,7 +155,7 @@ def test_sigkill_then_rerun_ends_bit_for_bit_where_an_uninterrupted_run_ends(tmp
     proc = _stage(root)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
-    info = json.loads((root / "runs/toy-cips/train.json").read_text())
+    info = json.loads(layout(root).train_info("toy-cips").read_text())
     assert info["step"] == steps and info["resumed_from"] >= killed_at
     _, err = straight.communicate(timeout=300)
     assert straight.returncode == 0, err[-2000:]
@@ -205,10 +215,11 @@ def test_bad_params_stop_before_any_work(tmp_path, capsys):
     capsys.readouterr()
     assert stage.main(["missing", "--params", str(params), "--root", str(tmp_path), "--no-track"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "data/other/lmdb" in err and "prepare@other" in err
+    assert err.count("\n") == 0 and str(layout(tmp_path).lmdb("other")) in err and "prepare@other" in err
     assert stage.main(["nope", "--params", str(params), "--root", str(tmp_path), "--no-track"]) == 2
     assert "runs.nope" in capsys.readouterr().err
-    assert not (tmp_path / "runs/missing").exists() or not any((tmp_path / "runs/missing").iterdir())
+    missing = layout(tmp_path).run("missing")
+    assert not missing.exists() or not any(missing.iterdir())
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -245,7 +256,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
            "-m", "stages.train", "toy-nonoise", "--no-track"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    info = json.loads((root / "runs/toy-nonoise/train.json").read_text())
+    info = json.loads(layout(root).train_info("toy-nonoise").read_text())
     assert info["step"] == 3 and info["max_rank_divergence"] == 0.0  # both ranks hold identical weights
     a, b = ckpt(tmp_path / "single", "toy-nonoise"), ckpt(root, "toy-nonoise")
     # Summation order differs between one batch of 4 and two all-reduced batches of 2; Adam divides by

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 import torch
-from test_training import SIZE, make_project
+from test_training import SIZE, layout, make_project
 
 from cips import coords
 from cips.config import ConfigError, load_params
@@ -14,7 +14,7 @@ from cips.training import loop
 
 def trainer(root, run: str = "toy-cips", **train_overrides) -> loop.Trainer:
     params = load_params(make_project(root, **train_overrides))
-    return loop.Trainer(params.run(run), root / "data/toy/lmdb" / str(SIZE), root / "runs" / run, "test",
+    return loop.Trainer(params.run(run), layout(root).lmdb("toy", SIZE), layout(root).run(run), "test",
                         track=False, progress=False)
 
 

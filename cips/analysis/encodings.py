@@ -148,8 +148,8 @@ def encodings_from_params(params_path: str | Path = "params.yaml", root: str | P
     from cips.layout import Layout
     from cips.models.checkpoint import load_generator
 
-    layout = Layout(root)
     params = load_params(params_path)
+    layout = Layout(root, params.scale)
     spec = params.analysis.encodings
     if spec is None:
         raise ConfigError(f"{params_path}: analysis.encodings: missing (base: the run of CIPS-base)")
@@ -158,12 +158,21 @@ def encodings_from_params(params_path: str | Path = "params.yaml", root: str | P
         run = getattr(spec, role)
         if not run:
             continue
-        checkpoint = layout.checkpoint(run)
+        member = params.members_of(run)[0]  # the first seed's model draws the figures
+        checkpoint = layout.generator(member)
         if not checkpoint.is_file():
-            raise FileNotFoundError(f"{checkpoint}: no checkpoint for analysis.encodings.{role} "
-                                    f"(run `dvc repro train@{run}`)")
+            raise FileNotFoundError(f"{checkpoint}: no generator for analysis.encodings.{role} "
+                                    f"(run `dvc repro train@{member}`)")
         generators[role] = load_generator(checkpoint)
         if not hasattr(generators[role], "encodings"):
             raise ConfigError(f"{params_path}: analysis.encodings.{role}: run {run} is not a CIPS generator")
     data = encodings_figure_data(generators["base"], generators.get("ne"), seed=spec.seed)
+    # every seed of CIPS-base: the high-frequency shares behind the Fig. 4 claim's interval
+    shares: dict[str, list[float]] = {}
+    for member in params.members_of(spec.base):
+        if not layout.generator(member).is_file():
+            continue  # a seed still training: the claim's n says how many there were
+        for name, m in generator_encodings(load_generator(layout.generator(member))).items():
+            shares.setdefault(name, []).append(high_frequency_fraction(m))
+    data.update({f"seeds/fig4/{name}_high_freq": np.array(v) for name, v in shares.items()})
     return save_npz_atomic(layout.report_data("encodings.npz"), data)

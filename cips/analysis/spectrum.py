@@ -14,6 +14,7 @@ points, which we do not). `caption(params)` writes the choices out for a figure.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 
 from cips.files import save_npz_atomic
 
+log = logging.getLogger(__name__)
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as OpenCV's and PIL's RGB -> L
 
 
@@ -216,10 +218,12 @@ def spectrum_of(
     return acc.result()
 
 
-def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
+def save_spectra(path: str | Path, results: dict[str, SpectrumResult],
+                 seeds: dict[str, list[SpectrumResult]] | None = None) -> Path:
     """Several named spectra (e.g. real, CIPS-base, CIPS-NE, StyleGAN2) in one .npz for the report:
     `<name>/mean_spectrum`, `<name>/profile`, `<name>/profile_std`, `<name>/radii`, `<name>/n`, plus
-    `names`, `params` (JSON) and `caption`."""
+    `names`, `params` (JSON) and `caption`; with `seeds` (name -> one result per seed of its run, the first
+    being `results[name]`) also `seeds/<name>/profiles`, one profile per seed (for the claims' intervals)."""
     if not results:
         raise ValueError("no spectra to save")
     params = {asdict(r.params).__repr__() for r in results.values()}
@@ -235,6 +239,8 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult]) -> Path:
     }
     for name, r in results.items():
         arrays.update(r.arrays(prefix=f"{name}/"))
+    for name, per_seed in (seeds or {}).items():
+        arrays[f"seeds/{name}/profiles"] = np.stack([r.profile for r in per_seed])
     path = Path(path)
     save_npz_atomic(path, arrays)
     return path
@@ -266,8 +272,8 @@ def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Pat
     from cips.runtime import resolve_device
     from cips.sampling import iter_generated
 
-    layout = Layout(root)
     params = load_params(params_path)
+    layout = Layout(root, params.scale)
     spec = params.analysis.spectra
     if spec is None:
         raise ConfigError(f"{params_path}: analysis.spectra: missing (dataset and the runs of Fig. 7)")
@@ -275,20 +281,27 @@ def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Pat
     n = spec.n or cfg.spectra_n
     p = SpectrumParams.from_eval(cfg)
     device = resolve_device(cfg.device)
-    results, size = {}, None
+    results, seeds, size = {}, {}, None
     for label, run in spec.runs().items():
-        checkpoint = layout.checkpoint(run)
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"{checkpoint}: no checkpoint for {label} (run `dvc repro train@{run}`)")
-        G = load_generator(checkpoint).to(device)
-        if size is not None and G.size != size:
-            raise ValueError(f"analysis.spectra: {run} makes {G.size}px images, the others {size}px")
-        size = G.size
-        results[label] = spectrum_of(
-            iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p, total=n, desc=label
-        )
+        # the first trained seed draws the figure; every trained seed feeds the claim (seeds still training
+        # are left out, so the claim's n says how many there were)
+        members = [m for m in params.members_of(run) if layout.generator(m).is_file()]
+        if not members:  # the figure and the claim show what exists; the claim says what it lacks
+            log.warning("%s: no generator for %s yet (run `dvc repro train@%s`); left out", layout.generator(
+                params.members_of(run)[0]), label, params.members_of(run)[0])
+            continue
+        for member in members:
+            G = load_generator(layout.generator(member)).to(device)
+            if size is not None and G.size != size:
+                raise ValueError(f"analysis.spectra: {run} makes {G.size}px images, the others {size}px")
+            size = G.size
+            seeds.setdefault(label, []).append(spectrum_of(
+                iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p, total=n, desc=member))
+        results[label] = seeds[label][0]
+    if not results:
+        raise FileNotFoundError(f"{layout.runs}: no generator of any run analysis.spectra names (train them first)")
     real = open_images(layout.lmdb(spec.dataset, size))
     count = min(n, len(real))
     results = {"real": spectrum_of(iter_dataset(real, range(count), cfg.batch), p, total=count, desc="real"),
                **results}
-    return save_spectra(layout.report_data("spectra.npz"), results)
+    return save_spectra(layout.report_data("spectra.npz"), results, seeds)

@@ -157,7 +157,7 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
         src = _source(checkpoint, truncation, device)
         net = load_inception(resolve_device(device))
         if dataset is not None:
-            layout = Layout(root)
+            layout = Layout.of_project(root)
             train = neighbours.reference_features(layout.reference_bundle(dataset), layout.lmdb(dataset, src.g.size),
                                                   src.g.size)
         else:

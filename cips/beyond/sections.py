@@ -199,9 +199,9 @@ def fig15(rows: dict[str, list[tuple[str, Source]]], seeds: Sequence[int] = rang
 
 
 def _run_source(params, layout: Layout, run: str, device: torch.device) -> Source | None:
-    path = layout.checkpoint(run)
+    path = layout.generator(run)
     if not path.is_file():
-        log.info("%s: no checkpoint; its figures are skipped (run `dvc repro train@%s`)", path, run)
+        log.info("%s: no generator; its figures are skipped (run `dvc repro train@%s`)", path, run)
         return None
     return load_source(path, run, params.run(run).eval.truncation, device)
 
@@ -214,7 +214,7 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
     Missing runs skip their figures; what was skipped and why is in "meta" (a JSON string)."""
     from cips.runtime import resolve_device
 
-    layout = Layout(root)
+    layout = Layout(root, params.scale)
     dev = resolve_device(device)
     subjects: Subjects = choose(params)
     notes: dict[str, str] = {}
@@ -233,7 +233,7 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
     if main is None:
         for fig in ("fig8", "fig9", "fig10", "fig18", "fig19"):
             notes[fig] = ("no CIPS run of Table 1 on dataset " f"{subjects.dataset} at this scale"
-                          if subjects.main is None else f"run {subjects.main} has no checkpoint")
+                          if subjects.main is None else f"run {subjects.main} has no generator")
     else:
         for fig, fn in (("fig8", fig8), ("fig9", fig9), ("fig10", fig10), ("fig19", fig19)):
             if fig in figures:
@@ -257,7 +257,7 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
             used["fig11"] = [pano]
         elif main is not None:
             why = "no cylindrical run at this scale" if subjects.panorama is None else \
-                f"run {subjects.panorama} has no checkpoint"
+                f"run {subjects.panorama} has no generator"
             out.update(fig11(main, note=why))
             used["fig11"] = [main]
     if "fig15" in figures:

@@ -22,7 +22,7 @@ def beyond_from_params(params_path: str | Path = "params.yaml", root: str | Path
     params = load_params(params_path)
     device = from_dict(EvalConfig, params.eval, "eval").device
     data, used = compute(params, root, device)
-    path = save_npz_atomic(Path(out) if out is not None else Layout(root).report_data("beyond.npz"), data)
+    path = save_npz_atomic(Path(out) if out is not None else Layout(root, params.scale).report_data("beyond.npz"), data)
     if track:
         log_to_mlflow(data, used, params.scale, root)
     return path

@@ -30,7 +30,8 @@ class Subjects:
 
 
 def choose(params: Params) -> Subjects:
-    resolved = {name: params.run(name) for name in params.runs}
+    firsts = [params.members_of(run)[0] for run in params.runs]  # a run's first seed stands for it
+    resolved = {name: params.run(name) for name in firsts}
     cips = {n: r for n, r in resolved.items() if r.model.arch == "cips"}
     cartesian = {n: r for n, r in cips.items() if r.model.coords == "cartesian" and r.train.patch is None}
     dataset = params.analysis.spectra.dataset if params.analysis.spectra else None

@@ -219,6 +219,7 @@ def prepare_from_params(
     from cips.config import load_params
     from cips.layout import Layout
 
-    cfg = load_params(params).dataset(dataset)
-    out = Layout(root).lmdb(dataset) if out is None else Path(out)
+    loaded = load_params(params)
+    cfg = loaded.dataset(dataset)
+    out = Layout(root, loaded.scale).lmdb(dataset) if out is None else Path(out)
     return prepare_dataset(dataset, cfg, out, root=root, workers=workers, progress=progress)

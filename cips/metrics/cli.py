@@ -50,6 +50,7 @@ def evaluate(
     """FID, KID and precision/recall of a checkpoint's EMA generator, with their protocol, as JSON."""
     from cips.config import ConfigError
     from cips.files import write_json_atomic, write_png
+    from cips.layout import Layout
     from cips.metrics.evaluate import evaluate_checkpoint
 
     try:
@@ -67,7 +68,8 @@ def evaluate(
         if embedding_sampling not in (None, "exact", "official"):
             raise ValueError(f"--embedding-sampling: {embedding_sampling!r} is not 'exact' or 'official'")
         result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir,
-                                     embedding_sampling=embedding_sampling)
+                                     embedding_sampling=embedding_sampling,
+                                     scale=Layout.of_project(root, params).scale)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
         _fail(str(err))
     text = json.dumps(result.metrics, indent=2)

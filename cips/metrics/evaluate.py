@@ -316,7 +316,7 @@ def build_references(
 ) -> tuple[list[Reference], Path]:
     """Compute (or take from the cache) every reference of `dataset`, and bundle them into
     data/<dataset>/fid_ref.npz under project root `root`, the file the evaluate stages depend on."""
-    layout = Layout(root)
+    layout = Layout(root, params.scale)
     refs = []
     cache: dict[tuple, tuple[FeatureNetwork, FeatureNetwork]] = {}
     for resolution, cfg in reference_requests(params, dataset):
@@ -377,13 +377,15 @@ def evaluate_checkpoint(
     png_dir: str | Path | None = None,
     progress: bool = True,
     embedding_sampling: str | None = None,
+    scale: str = "demo",
 ) -> EvalResult:
     """Load the EMA generator of a checkpoint (this project's format; official checkpoints after
     `cips import-official`) and evaluate it against `dataset` under project root `root` (or the images at
-    `real`). `embedding_sampling` (exact | official) overrides the one the checkpoint records."""
+    `real`; `scale` says where its data lives). `embedding_sampling` (exact | official) overrides the one the
+    checkpoint records."""
     from cips.models.checkpoint import load_generator
 
-    layout = Layout(root)
+    layout = Layout(root, scale)
     checkpoint = Path(checkpoint)
     G = load_generator(checkpoint, ema=True, map_location="cpu", embedding_sampling=embedding_sampling)
     lmdb = Path(real) if real is not None else layout.lmdb(dataset, G.size)
@@ -427,15 +429,15 @@ def evaluate_from_params(run: str, params_path: str | Path = "params.yaml", root
     eval_samples.png, and log both into the run's MLflow training run."""
     from cips.config import load_params
 
-    layout = Layout(root)
     params = load_params(params_path)
+    layout = Layout(root, params.scale)
     cfg = params.run(run)
-    checkpoint = layout.checkpoint(run)
+    checkpoint = layout.generator(run)
     if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no checkpoint (run `dvc repro train@{run}` first)")
+        raise FileNotFoundError(f"{checkpoint}: no generator (run `dvc repro train@{run}` first)")
     png_dir = layout.run(run) / "samples" if cfg.eval.save_png else None
     result = evaluate_checkpoint(checkpoint, cfg.dataset, cfg.eval, run=run, root=root, png_dir=png_dir,
-                                 progress=progress)
+                                 progress=progress, scale=params.scale)
     result.metrics["scale"] = params.scale  # the report refuses to mix scales
     write_json_atomic(result.metrics, layout.metrics(run))
     write_png(result.grid, layout.eval_samples(run))

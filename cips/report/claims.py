@@ -112,7 +112,7 @@ def _fmt_interval(interval: tuple[float, float] | None) -> list[float] | None:
 def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimate]:
     """(dataset, cell) -> the FIDs of every evaluated run feeding that cell of `table`."""
     out: dict[tuple[str, str], Estimate] = {}
-    for name in inputs.params.runs:
+    for name in inputs.params.members():
         run = inputs.params.run(name)
         cell = run.tables.get(table)
         metrics = inputs.runs[name].metrics if name in inputs.runs else None
@@ -130,7 +130,7 @@ def _comparison(claim: str, source: str, a: tuple[str, Estimate], b: tuple[str, 
 
 
 def _missing(claim: str, source: str, why: str) -> Claim:
-    return Claim(claim, source, "n/a", INCONCLUSIVE, note=f"not testable at this scale: {why}")
+    return Claim(claim, source, "n/a", INCONCLUSIVE, note=f"not tested: {why}")
 
 
 def table_claims(inputs: ReportInputs) -> list[Claim]:
@@ -187,19 +187,28 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
 
 
 def figure_claims(inputs: ReportInputs) -> list[Claim]:
-    """Figs. 4 and 7, from the analysis stages' data (one run per role: a point estimate, no interval)."""
-    from cips.layout import Layout
+    """Figs. 4 and 7, from the analysis stages' data: every seed of the runs the analyses name (one seed: a
+    point estimate, inconclusive)."""
 
     claims: list[Claim] = []
-    layout = Layout(inputs.root)
+    layout = inputs.layout
     text4 = "Fig. 4: coordinate embeddings carry more high-frequency power than Fourier features"
     enc_path = layout.report_data("encodings.npz")
     if enc_path.is_file():
         with np.load(enc_path) as enc:
-            emb, fou = float(enc["fig4/embeddings_high_freq"]), float(enc["fig4/fourier_high_freq"])
-        claims.append(Claim(text4, "Fig. 4", f"high-frequency share: embeddings {emb:.3f}, Fourier {fou:.3f}",
-                            INCONCLUSIVE, None, {}, note="one CIPS-base run: a point estimate without an interval; "
-                            f"the point estimate {'agrees' if emb > fou else 'disagrees'}"))
+            if "seeds/fig4/embeddings_high_freq" in enc:
+                emb = [float(x) for x in enc["seeds/fig4/embeddings_high_freq"]]
+                fou = [float(x) for x in enc["seeds/fig4/fourier_high_freq"]]
+            else:
+                emb, fou = [float(enc["fig4/embeddings_high_freq"])], [float(enc["fig4/fourier_high_freq"])]
+        share = Estimate([e - f for e, f in zip(emb, fou, strict=True)])  # paired: both maps of one generator
+        interval = share.interval()
+        claims.append(Claim(text4, "Fig. 4", f"high-frequency share, embeddings - Fourier = {share.mean:.3f} "
+                            f"(embeddings {np.mean(emb):.3f}, Fourier {np.mean(fou):.3f})", above(interval),
+                            _fmt_interval(interval), {"base": {"mean": round(share.mean, 4), "n": share.n}},
+                            note="paired over the seeds of CIPS-base" if share.n > 1 else
+                            "one CIPS-base seed: a point estimate without an interval; the point estimate "
+                            f"{'agrees' if share.mean > 0 else 'disagrees'}"))
     else:
         claims.append(_missing(text4, "Fig. 4", f"no {enc_path}"))
     text7 = ("Fig. 7: over the upper half of frequencies StyleGAN2's azimuthal profile is farthest from the real "
@@ -210,13 +219,26 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
             names = [n for n in ("CIPS-base", "CIPS-NE", "StyleGAN2") if f"{n}/profile" in s]
             real = s["real/profile"]
             upper = slice(len(real) // 2, None)
-            dist = {n: float(np.mean(np.abs(s[f"{n}/profile"][upper] - real[upper]))) for n in names}
-        order = sorted(dist, key=dist.get)
-        agrees = len(order) == 3 and order[-1] == "StyleGAN2" and order[0] == "CIPS-NE"
-        claims.append(Claim(text7, "Fig. 7", "mean abs(profile - real) over the upper half: " +
-                            ", ".join(f"{n} {d:.3f}" for n, d in dist.items()), INCONCLUSIVE, None, {},
-                            note="one run per model: a point estimate without an interval; the point estimate "
-                            f"{'agrees' if agrees else 'disagrees'}"))
+            profiles = {n: s[f"seeds/{n}/profiles"] if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None]
+                        for n in names}
+        dist = {n: Estimate([float(np.mean(np.abs(p[upper] - real[upper]))) for p in ps])
+                for n, ps in profiles.items()}
+        if len(dist) < 3:
+            claims.append(_missing(text7, "Fig. 7", "needs the CIPS-base, CIPS-NE and StyleGAN2 runs"))
+        else:
+            steps = [difference(dist["StyleGAN2"], dist["CIPS-base"]), difference(dist["CIPS-base"], dist["CIPS-NE"])]
+            verdict = all_of([above(i) for _, i in steps])
+            n1 = all(d.n == 1 for d in dist.values())
+            order = sorted(dist, key=lambda k: dist[k].mean)
+            agrees = order[-1] == "StyleGAN2" and order[0] == "CIPS-NE"
+            claims.append(Claim(
+                text7, "Fig. 7", "mean |profile - real| over the upper half: "
+                + ", ".join(f"{n} {d.mean:.3f}" for n, d in dist.items())
+                + f"; d(StyleGAN2) - d(base) = {steps[0][0]:.3f}; d(base) - d(NE) = {steps[1][0]:.3f}",
+                verdict, _fmt_interval(steps[0][1]), {n: {"mean": round(d.mean, 4), "n": d.n} for n, d in dist.items()},
+                note=("one seed per model: a point estimate without an interval; the point estimate "
+                      f"{'agrees' if agrees else 'disagrees'}") if n1 else
+                "interval: of the first difference; the verdict needs both above zero"))
     else:
         claims.append(_missing(text7, "Fig. 7", f"no {spec_path}"))
     return claims

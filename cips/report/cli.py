@@ -7,13 +7,12 @@ from pathlib import Path
 
 import typer
 
-from cips.layout import Layout
-
 app = typer.Typer(help="Tables and figures of the CIPS reproduction.", no_args_is_help=True)
 
 PARAMS = typer.Option("params.yaml", "--params", help="params.yaml to read (relative: to --root if not here)")
 ROOT = typer.Option(".", "--root", help="project root holding runs/ and reports/")
-SCALE = typer.Option(None, "--scale", help="demo | paper | test (default: params.yaml's scale)")
+SCALE = typer.Option(None, "--scale", help="demo | small | paper | test (default: params.yaml's scale; another "
+                                           "scale reads configs/<scale>.yaml and its own runs/ and reports/)")
 
 
 def _fail(err: Exception) -> None:
@@ -25,8 +24,8 @@ def _inputs(params: str, root: str, scale: str | None):
     from cips.config import ConfigError
     from cips.report.inputs import ScaleMismatch, load_inputs
 
-    if scale is not None and scale not in ("demo", "paper", "test"):
-        _fail(ValueError(f"--scale {scale!r}: one of demo, paper, test"))
+    if scale is not None and scale not in ("demo", "small", "paper", "test"):
+        _fail(ValueError(f"--scale {scale!r}: one of demo, small, paper, test"))
     try:
         return load_inputs(params, root, scale)
     except (ConfigError, ScaleMismatch, ValueError) as err:
@@ -77,7 +76,7 @@ def tables(
     built = build_tables(inputs, (table,) if table else TABLES)
     console = _console()
     for t in built:
-        write_table_files(t, Layout(root).tables)
+        write_table_files(t, inputs.layout.tables)
         if fmt == "rich":
             console.print(to_rich(t))
         else:

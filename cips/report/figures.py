@@ -20,7 +20,6 @@ from matplotlib.figure import Figure  # the object API: no backend to select at 
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from cips.files import write_bytes_atomic
-from cips.layout import Layout
 from cips.report.inputs import ReportInputs  # noqa: E402
 
 log = logging.getLogger("cips.report")
@@ -31,11 +30,11 @@ FORMATS = ("png", "pdf")
 
 
 def figures_dir(inputs: ReportInputs) -> Path:
-    return Layout(inputs.root).figures
+    return inputs.layout.figures
 
 
 def data_path(inputs: ReportInputs, name: str) -> Path:
-    return Layout(inputs.root).report_data(name)
+    return inputs.layout.report_data(name)
 
 
 def scale_prefix(inputs: ReportInputs) -> str:
@@ -257,16 +256,27 @@ def _npz(path: Path) -> dict:
 
 
 def learning_curves(inputs: ReportInputs) -> Figure | None:
-    """FID against kimg of every run that measured a learning curve (train.eval_every), log scale."""
+    """FID against kimg of every run that measured a learning curve (train.eval_every), log scale; a run with
+    several seeds is drawn as the mean over its seeds with a band from the lowest to the highest seed."""
     curves = {run: out.train["curve"] for run, out in inputs.runs.items() if out.train and out.train.get("curve")}
     if not curves:
         return None
     from matplotlib.ticker import FuncFormatter
 
+    members = inputs.params.members()
+    groups: dict[str, list[list[dict]]] = {}
+    for run, points in curves.items():
+        groups.setdefault(members[run][0] if run in members else run, []).append(points)
     fig = Figure(figsize=(7.0, 4.4))
     ax = fig.add_axes((0.1, 0.33, 0.62, 0.55))
-    for run, points in curves.items():
-        ax.plot([p["kimg"] for p in points], [p["fid"] for p in points], marker="o", markersize=3, label=run)
+    for group, seeds in groups.items():
+        steps = min(len(p) for p in seeds)  # seeds still training have fewer points: the common prefix
+        kimg = [p["kimg"] for p in seeds[0][:steps]]
+        fids = np.array([[p["fid"] for p in s[:steps]] for s in seeds])
+        label = group + (f" (n={len(seeds)})" if len(seeds) > 1 else "")
+        line, = ax.plot(kimg, fids.mean(0), marker="o", markersize=3, label=label)
+        if len(seeds) > 1:
+            ax.fill_between(kimg, fids.min(0), fids.max(0), color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("thousands of real images shown (kimg)")
     ax.set_ylabel("FID (small N, log scale)")
     ax.set_yscale("log")
@@ -276,10 +286,12 @@ def learning_curves(inputs: ReportInputs) -> Figure | None:
     ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in inputs.params.runs})
+    n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in members})
+    bands = " Runs with several seeds: the mean, and a band from the lowest to the highest seed." if any(
+        len(s) > 1 for s in groups.values()) else ""
     text = (f"{scale_prefix(inputs)}FID of the EMA generator measured during training: "
             f"{'/'.join(map(str, n)) or '?'} samples against as many real images, so biased upwards; the "
-            "evaluate stage scores the final model at the scale's protocol.")
+            f"evaluate stage scores the final model at the scale's protocol.{bands}")
     caption(fig, ax, "Learning curves", text, below=0.55)
     return fig
 
@@ -311,7 +323,10 @@ def render_figures(inputs: ReportInputs) -> list[str]:
         else:
             emit(name, fn(inputs, spectra), spec_path)
     emit("learning_curves", learning_curves(inputs), Path("runs/*/train.json"))
+    firsts = {inputs.params.members_of(r)[0] for r in inputs.params.runs}  # a run's first seed shows its samples
     for run, out in inputs.runs.items():
+        if run not in firsts:
+            continue
         if out.samples is None:
             log.info("samples_%s: skipped (no runs/%s/eval_samples.png)", run, run)
             continue

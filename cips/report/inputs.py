@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cips.config import Params, load_params
+from cips.layout import Layout
 
 
 class ScaleMismatch(ValueError):
@@ -45,6 +46,10 @@ class ReportInputs:
     runs: dict[str, RunOutputs] = field(default_factory=dict)
 
     @property
+    def layout(self) -> Layout:
+        return Layout(self.root, self.scale)
+
+    @property
     def comparable_scale(self) -> bool:
         return self.scale == "paper"
 
@@ -61,10 +66,8 @@ def _read_json(path: Path) -> dict | None:
     return data
 
 
-def read_run(root: Path, name: str) -> RunOutputs:
-    from cips.layout import Layout
-
-    layout = Layout(root)
+def read_run(root: Path, name: str, scale: str) -> RunOutputs:
+    layout = Layout(root, scale)
     samples = layout.eval_samples(name)
     return RunOutputs(
         name=name,
@@ -77,28 +80,32 @@ def read_run(root: Path, name: str) -> RunOutputs:
 def check_scale(outputs: dict[str, RunOutputs], scale: str, root: Path) -> None:
     """Refuse (ScaleMismatch, one line) outputs whose recorded "scale" is not `scale`."""
     bad = []
-    for name, out in outputs.items():
+    for out in outputs.values():
         for kind, data in (("metrics.json", out.metrics), ("train.json", out.train)):
             recorded = (data or {}).get("scale")
             if recorded is not None and recorded != scale:
-                bad.append(f"runs/{name}/{kind} is {recorded}")  # file names as the layout spells them
+                bad.append(f"{out.name}/{kind} is {recorded}")
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise ScaleMismatch(
-            f"{root / 'runs'}: refusing to mix scales: the report is at scale {scale!r} but {shown} "
+            f"{Layout(root, scale).runs}: refusing to mix scales: the report is at scale {scale!r} but {shown} "
             f"(re-run those runs at this scale, or remove them)"
         )
 
 
 def load_inputs(params_path: str | Path = "params.yaml", root: str | Path = ".", scale: str | None = None) -> (
         ReportInputs):
-    """Read params.yaml and every run's outputs under `root`; `scale` defaults to params.yaml's."""
+    """Read params.yaml and every run's outputs under `root`; `scale` defaults to params.yaml's. Another scale
+    than params.yaml's is read from configs/<scale>.yaml (so `--scale small` works while the demo is checked
+    out: each scale's runs/ and reports/ are its own)."""
     root = Path(root)
     path = Path(params_path)
     if not path.is_absolute() and not path.is_file() and (root / path).is_file():
         path = root / path
     params = load_params(path)
+    if scale is not None and scale != params.scale and (root / "configs" / f"{scale}.yaml").is_file():
+        params = load_params(root / "configs" / f"{scale}.yaml")
     scale = scale or params.scale
-    runs = {name: read_run(root, name) for name in params.runs}
+    runs = {name: read_run(root, name, scale) for name in params.members()}
     check_scale(runs, scale, root)
     return ReportInputs(params=params, root=root, scale=scale, runs=runs)

@@ -1,7 +1,9 @@
 """Tables 1-5: for every cell the published value, ours, and the protocol each was measured under.
 
-A run feeds the cells named in its `tables` entry of params.yaml. A cell without an evaluated run says
-"not run at this scale". Our values carry a dagger (numbered footnote) when their protocol differs from
+A run feeds the cells named in its `tables` entry of params.yaml. A run that declares seeds shows the mean
+over its evaluated seeds, the half-width of the 95% t-interval and n ("81.80 ± 3.10 (n=3)"); one seed
+shows the number alone (n=1, no interval). A cell without an evaluated run says "not run at this scale".
+Our values carry a dagger (numbered footnote) when their protocol differs from
 the one they are compared with: the published protocol (at the paper's scale any difference; at a
 smaller scale the differences the heading note states - resolution, N, dataset - are not repeated)
 and the first value of the same comparison group (a row of Table 1, Table 2, all of Table 3, a row of
@@ -38,14 +40,26 @@ class Ours:
     """One of our numbers (or its absence) and why it is flagged."""
 
     run: str | None
-    value: float | None = None
+    value: float | None = None  # the mean over `values`
     protocol: dict | None = None
     floor: float | None = None
     flags: list[str] = field(default_factory=list)  # footnote texts
+    values: list[float] = field(default_factory=list)  # one per evaluated seed
 
     @property
     def missing(self) -> bool:
         return self.value is None
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    def half_width(self) -> float | None:
+        """Half-width of the 95% t-interval of the mean over seeds (None below two seeds)."""
+        from cips.report.claims import Estimate
+
+        interval = Estimate(self.values).interval()
+        return None if interval is None else (interval[1] - interval[0]) / 2
 
 
 @dataclass
@@ -121,10 +135,10 @@ def fmt(value: float | None, digits: int) -> str:
 
 
 def runs_for(inputs: ReportInputs, table: str) -> dict[str, list[RunConfig]]:
-    """cell -> the runs (resolved) that feed it, in params.yaml's order."""
+    """cell -> the runs (resolved; a run with seeds by its first seed) that feed it, in params.yaml's order."""
     out: dict[str, list[RunConfig]] = {}
     for name in inputs.params.runs:
-        run = inputs.params.run(name)
+        run = inputs.params.run(inputs.params.members_of(name)[0])
         if table in run.tables:
             out.setdefault(run.tables[table], []).append(run)
     return out
@@ -158,13 +172,19 @@ def row_groups(inputs: ReportInputs, cells: dict[str, list[RunConfig]], paper_ro
 
 
 def our_value(inputs: ReportInputs, run: RunConfig | None, key: str, metric: str) -> Ours:
-    """Our value `key` ("fid", "precision", ...) of `run` with the protocol of `metric` and its floor."""
-    out = inputs.runs.get(run.name) if run else None
-    if out is None or out.metrics is None or out.metrics.get(key) is None:
-        return Ours(run.name if run else None)
-    m = out.metrics
-    floor = (m.get("floor") or {}).get(key)
-    return Ours(run.name, float(m[key]), (m.get("protocol") or {}).get(metric), floor)
+    """Our value `key` ("fid", "precision", ...) of `run` (the mean over its evaluated seeds) with the
+    protocol of `metric` and its floor (those of its first evaluated seed: the seeds share the protocol)."""
+    if run is None:
+        return Ours(None)
+    group = run.group or run.name
+    outs = [inputs.runs.get(m) for m in inputs.params.members_of(group)]
+    metrics = [o.metrics for o in outs if o is not None and o.metrics and o.metrics.get(key) is not None]
+    if not metrics:
+        return Ours(group)
+    values = [float(m[key]) for m in metrics]
+    first = metrics[0]
+    floor = (first.get("floor") or {}).get(key)
+    return Ours(group, sum(values) / len(values), (first.get("protocol") or {}).get(metric), floor, values=values)
 
 
 def flag(inputs: ReportInputs, ours: Ours, published: dict | None, reference: Ours | None, what: str) -> None:
@@ -188,8 +208,15 @@ def flag(inputs: ReportInputs, ours: Ours, published: dict | None, reference: Ou
 
 
 def show(ours: Ours, digits: int, notes: Footnotes) -> str:
-    """Display text of our value: the number with its daggers, or 'not run at this scale'."""
-    return MISSING if ours.missing else fmt(ours.value, digits) + notes.mark(ours.flags)
+    """Display text of our value: the number (over seeds: mean ± 95% half-width (n)) with its daggers, or
+    'not run at this scale'."""
+    if ours.missing:
+        return MISSING
+    text = fmt(ours.value, digits)
+    if ours.n > 1:
+        half = ours.half_width()
+        text += (f" ± {fmt(half, digits)}" if half is not None else "") + f" (n={ours.n})"
+    return text + notes.mark(ours.flags)
 
 
 def protocols_text(*values: Ours) -> str:
@@ -219,7 +246,7 @@ def scale_note(inputs: ReportInputs) -> str | None:
     if inputs.comparable_scale:
         return None
     protos = [(o.metrics.get("protocol") or {}).get("fid") or {} for o in inputs.evaluated().values()]
-    runs = [inputs.params.run(name) for name in inputs.params.runs]
+    runs = [inputs.params.run(name) for name in inputs.params.members()]
     res = [p["resolution"] for p in protos if "resolution" in p] or [r.model.size for r in runs]
     steps = [o.step for o in inputs.runs.values() if o.step is not None] or [r.train.steps for r in runs]
     n_gen = [p["n_generated"] for p in protos if "n_generated" in p] or [r.eval.n_generated for r in runs]
@@ -236,7 +263,12 @@ def heading(inputs: ReportInputs, *extra: str) -> list[str]:
 
     note = scale_note(inputs)
     protocol = f"data protocol: {inputs.params.protocol} ({PROTOCOLS[inputs.params.protocol]})"
-    return ([note] if note else []) + [protocol] + [e for e in extra if e]
+    seeds = SEEDS_NOTE if any((spec or {}).get("seeds") for spec in inputs.params.runs.values()) else ""
+    return ([note] if note else []) + [protocol] + [e for e in (*extra, seeds) if e]
+
+
+SEEDS_NOTE = ("ours: mean over the evaluated seeds ± half-width of the 95% Student-t interval of the mean "
+              "(n - 1 degrees of freedom); n = seeds")
 
 
 FLOOR_NOTE = "floor: real vs real at the same N (what a perfect generator would score)"
@@ -436,7 +468,10 @@ def table5(inputs: ReportInputs) -> Table:
 
 
 def _run(inputs: ReportInputs, name: str | None) -> RunConfig | None:
-    return inputs.params.run(name) if name else None
+    """The resolved run of an entry of runs (its first seed where it declares seeds) or of a model."""
+    if not name:
+        return None
+    return inputs.params.run(inputs.params.members_of(name)[0] if name in inputs.params.runs else name)
 
 
 def _finish(number: int, inputs: ReportInputs, columns: list[str], rows: list[dict], values: dict,

@@ -23,3 +23,23 @@ def register(app: typer.Typer) -> None:
         code = runner.train_command(run, params, root, track=track)
         if code:
             raise typer.Exit(code)
+
+    @app.command("lanes")
+    def lanes_command(
+        jobs: int = typer.Option(2, "--jobs", "-j", help="models trained at once (one thread each on 2 cores)"),
+        models: list[str] = typer.Argument(None, help="models to run (default: every unfinished one)"),
+        params: Path = typer.Option(Path("params.yaml"), help="params file"),
+        root: Path = typer.Option(Path("."), help="project root"),
+    ) -> None:
+        """Resolve, train and evaluate the scale's unfinished models JOBS at a time, then `dvc commit` them."""
+        import logging
+
+        from cips.training.lanes import run_lanes
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        codes = run_lanes(jobs, params, root, models or None)
+        failed = [m for m, c in codes.items() if c]
+        if failed:
+            typer.echo(f"error: failed: {', '.join(failed)} (logs under logs/lanes/<scale>/)", err=True)
+            raise typer.Exit(1)
+
