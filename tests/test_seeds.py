@@ -115,3 +115,14 @@ def test_a_finished_run_is_not_trained_again(tmp_path, monkeypatch):
     gen = torch.load(gen_path, weights_only=True)
     assert gen["resolved"] == resolved_run(load_params(path), member)["train"]
     assert gen["resolved"]["train"]["lr"] == 0.001
+
+
+def test_lanes_pick_only_the_unfinished_models(tmp_path):
+    from cips.training.lanes import unfinished
+
+    path = seeds_project(tmp_path)
+    assert unfinished(path, tmp_path) == ["toy-cips-s0", "toy-cips-s1"]
+    train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
+    assert unfinished(path, tmp_path) == ["toy-cips-s1"]
+    path = seeds_project(tmp_path, lr=0.001)  # a new config: the trained seed is unfinished again
+    assert unfinished(path, tmp_path) == ["toy-cips-s0", "toy-cips-s1"]
