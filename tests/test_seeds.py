@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from fixtures.toy import blob_images, write_lmdb
-from test_training import BASE, SIZE, layout
+from test_training import layout, make_project
 
 from cips.config import load_params, resolved_run
 from cips.layout import Layout
@@ -24,16 +22,7 @@ SEEDS = [0, 1]
 
 def seeds_project(root: Path, **train_overrides) -> Path:
     """The toy project of test_training (tiny networks, 2 steps) with one run, toy-cips, of two seeds."""
-    params = yaml.safe_load(yaml.safe_dump(BASE))
-    params["train"].update({"steps": 2, **train_overrides})
-    params["runs"] = {"toy-cips": {"dataset": "toy", "seeds": SEEDS}}
-    root.mkdir(parents=True, exist_ok=True)
-    lmdb = layout(root).lmdb("toy", SIZE)
-    if not lmdb.exists():
-        write_lmdb(lmdb, blob_images(24, SIZE, seed=0))
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return make_project(root, {"toy-cips": {"dataset": "toy", "seeds": SEEDS}}, **{"steps": 2, **train_overrides})
 
 
 def test_seeds_expand_into_dvc_stages_and_mlflow_runs(tmp_path, monkeypatch):

@@ -47,10 +47,13 @@ def layout(root: Path) -> Layout:
     return Layout(root, BASE["scale"])
 
 
-def make_project(root: Path, **train_overrides) -> Path:
-    """A project directory with params.yaml and the toy LMDB; returns the params path."""
+def make_project(root: Path, runs: dict | None = None, **train_overrides) -> Path:
+    """A project directory with params.yaml (BASE, or its `runs` replaced) and the toy LMDB; returns the
+    params path."""
     params = yaml.safe_load(yaml.safe_dump(BASE))
     params["train"].update(train_overrides)
+    if runs is not None:
+        params["runs"] = runs
     root.mkdir(parents=True, exist_ok=True)
     lmdb = layout(root).lmdb("toy", SIZE)
     if not lmdb.exists():
