@@ -48,7 +48,7 @@ def test_the_curve_tells_a_generator_from_the_reals(tmp_path):
 def test_report_draws_the_learning_curves(tmp_path):
     from test_report_tables import fake_metrics, make_project, write_run
 
-    from cips.report.figures import render_figures
+    from cips.report.figures import learning_curves, render_figures
     from cips.report.inputs import load_inputs
 
     make_project(tmp_path)
@@ -56,7 +56,12 @@ def test_report_draws_the_learning_curves(tmp_path):
         curve = [{"step": 100 * (i + 1), "kimg": 1.6 * (i + 1), "fid": f, "kid": f / 1000} for i, f in enumerate(fids)]
         write_run(tmp_path, run, fake_metrics(run, "fashion", fids[-1]),
                   {"run": run, "scale": "demo", "step": 300, "curve": curve})
-    made = render_figures(load_inputs(tmp_path / "params.yaml", tmp_path))
+    inputs = load_inputs(tmp_path / "params.yaml", tmp_path)
+    # one panel per table the runs feed (fashion-cips: Tables 1, 3 and 5; StyleGAN2: Table 1), each with its runs
+    axes = {ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()] for ax in learning_curves(inputs).axes}
+    assert axes == {"Table 1 (fashion)": ["fashion-cips (cips)", "fashion-stylegan2 (stylegan2)"],
+                    "Table 3 (fashion)": ["fashion-cips (main)"], "Table 5 (fashion)": ["fashion-cips (full)"]}
+    made = render_figures(inputs)
     assert "learning_curves" in made
     assert (Layout.of_project(tmp_path).figures / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     write_run(tmp_path, "fashion-cips", fake_metrics("fashion-cips", "fashion", 90.0), {"run": "x", "scale": "demo"})

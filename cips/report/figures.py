@@ -255,44 +255,68 @@ def _npz(path: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
+PANEL_TABLES = {"table1": "Table 1", "table3": "Table 3", "table5": "Table 5"}  # table2 repeats table1's runs
+
+
 def learning_curves(inputs: ReportInputs) -> Figure | None:
-    """FID against kimg of every run that measured a learning curve (train.eval_every), log scale; a run with
-    several seeds is drawn as the mean over its seeds with a band from the lowest to the highest seed."""
+    """FID against kimg of every run that measured a learning curve (train.eval_every), log scale, one panel
+    per table and dataset (a run feeding several tables is drawn in each, so every panel holds the runs it
+    compares); a run with several seeds is the mean over its seeds with a band from the lowest to the highest."""
     curves = {run: out.train["curve"] for run, out in inputs.runs.items() if out.train and out.train.get("curve")}
     if not curves:
         return None
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     members = inputs.params.members()
     groups: dict[str, list[list[dict]]] = {}
+    first_member: dict[str, str] = {}
     for run, points in curves.items():
-        groups.setdefault(members[run][0] if run in members else run, []).append(points)
-    fig = Figure(figsize=(7.0, 4.4))
-    ax = fig.add_axes((0.1, 0.33, 0.62, 0.55))
+        if run in members:  # a folder of a run no longer in params.yaml is not drawn
+            groups.setdefault(members[run][0], []).append(points)
+            first_member.setdefault(members[run][0], run)
+    if not groups:
+        return None
+    panels: dict[str, dict[str, list[list[dict]]]] = {}
     for group, seeds in groups.items():
-        steps = min(len(p) for p in seeds)  # seeds still training have fewer points: the common prefix
-        kimg = [p["kimg"] for p in seeds[0][:steps]]
-        fids = np.array([[p["fid"] for p in s[:steps]] for s in seeds])
-        label = group + (f" (n={len(seeds)})" if len(seeds) > 1 else "")
-        line, = ax.plot(kimg, fids.mean(0), marker="o", markersize=3, label=label)
-        if len(seeds) > 1:
-            ax.fill_between(kimg, fids.min(0), fids.max(0), color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel("thousands of real images shown (kimg)")
-    ax.set_ylabel("FID (small N, log scale)")
-    ax.set_yscale("log")
+        cfg = inputs.params.run(first_member[group])
+        for table in [t for t in PANEL_TABLES if t in cfg.tables] or ["other"]:
+            title = f"{PANEL_TABLES.get(table, 'Other runs')} ({cfg.dataset})"
+            label = f"{group} ({cfg.tables[table]})" if table in cfg.tables else group
+            panels.setdefault(title, {})[label] = seeds
+    fig = Figure(figsize=(3.4 * len(panels) + 0.6, 4.6))
+    width = 0.9 / len(panels)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="y", which="minor", labelsize=7)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    first = None
+    for i, (title, runs) in enumerate(sorted(panels.items())):
+        ax = fig.add_axes((0.06 + i * width, 0.42, width * 0.8, 0.45), sharey=first)
+        first = first or ax
+        for label, seeds in runs.items():
+            steps = min(len(p) for p in seeds)  # seeds still training have fewer points: the common prefix
+            kimg = [p["kimg"] for p in seeds[0][:steps]]
+            fids = np.array([[p["fid"] for p in s[:steps]] for s in seeds])
+            line, = ax.plot(kimg, fids.mean(0), marker="o", markersize=3,
+                            label=label + (f", n={len(seeds)}" if len(seeds) > 1 else ""))
+            if len(seeds) > 1:
+                ax.fill_between(kimg, fids.min(0), fids.max(0), color=line.get_color(), alpha=0.15, linewidth=0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("kimg (thousands of real images shown)", fontsize=8)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 5, 7)))
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="y", which="minor", labelsize=6)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    first.set_ylabel("FID (small N, log scale)")
     n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in members})
     bands = " Runs with several seeds: the mean, and a band from the lowest to the highest seed." if any(
         len(s) > 1 for s in groups.values()) else ""
     text = (f"{scale_prefix(inputs)}FID of the EMA generator measured during training: "
             f"{'/'.join(map(str, n)) or '?'} samples against as many real images, so biased upwards; the "
-            f"evaluate stage scores the final model at the scale's protocol.{bands}")
-    caption(fig, ax, "Learning curves", text, below=0.55)
+            f"evaluate stage scores the final model at the scale's protocol. One panel per table and dataset; "
+            f"a run feeding several tables appears in each.{bands}")
+    caption(fig, first, "Learning curves", text, below=1.6)
     return fig
 
 
