@@ -34,16 +34,22 @@ def write_encodings(root: Path) -> None:
     save_npz_atomic(Layout.of_project(root).report_data("encodings.npz"), encodings_figure_data(base, ne))
 
 
-def write_spectra(root: Path) -> None:
-    """reports/data/spectra.npz of random image sets (the real stage's functions)."""
+def write_spectra(root: Path, seeds: int = 1) -> None:
+    """reports/data/spectra.npz of random image sets (the real stage's functions); with `seeds` > 1 each
+    generated set also gets that many per-seed profiles."""
     rng = np.random.default_rng(0)
-    results = {}
+    results, per_seed = {}, {}
     for i, name in enumerate(("real", "CIPS-base", "CIPS-NE", "StyleGAN2")):
-        acc = SpectrumAccumulator(SpectrumParams())
-        images = rng.integers(0, 256 - 40 * i, size=(8, 3, 16, 16), dtype=np.uint8)
-        acc.update(torch.from_numpy(images))
-        results[name] = acc.result()
-    save_spectra(Layout.of_project(root).report_data("spectra.npz"), results)
+        runs = []
+        for _ in range(1 if name == "real" else seeds):
+            acc = SpectrumAccumulator(SpectrumParams())
+            images = rng.integers(0, 256 - 40 * i, size=(8, 3, 16, 16), dtype=np.uint8)
+            acc.update(torch.from_numpy(images))
+            runs.append(acc.result())
+        results[name] = runs[0]
+        if len(runs) > 1:
+            per_seed[name] = runs
+    save_spectra(Layout.of_project(root).report_data("spectra.npz"), results, per_seed)
 
 
 @pytest.fixture
@@ -67,6 +73,18 @@ def test_figures_png_and_pdf(project: Path) -> None:
     assert (figures / "fig7_profile.png").read_bytes()[:4] == b"\x89PNG"
     assert (figures / "fig4.pdf").read_bytes()[:4] == b"%PDF"
     assert not list(figures.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_fig7_profile_draws_every_seed(tmp_path: Path) -> None:
+    """Solid lines: real and each run's first seed; dashed: the other seeds that the Fig. 7 claim pools."""
+    from cips.report.figures import fig7_profile, load_spectra_npz
+
+    root = make_project(tmp_path)
+    write_spectra(root, seeds=3)
+    inputs = load_inputs(root / "params.yaml", root)
+    ax = fig7_profile(inputs, load_spectra_npz(Layout.of_project(root).report_data("spectra.npz"))).axes[0]
+    styles = [line.get_linestyle() for line in ax.lines]
+    assert styles.count("-") == 4 and styles.count("--") == 3 * 2
 
 
 def test_missing_inputs_skip_figures(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import typer
 
@@ -85,18 +84,18 @@ def tables(
 
 @app.command()
 def figures(scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> None:
-    """Render Figs. 3-7 and the sample grids into reports/figures/ (PNG and PDF); missing inputs are skipped."""
+    """Render the figures into reports/<scale>/figures/ (PNG and PDF); missing inputs are skipped."""
     from cips.report.figures import render_figures
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     inputs = _inputs(params, root, scale)
     made = render_figures(inputs)
-    typer.echo(f"{len(made)} figures in {Path(root) / 'reports' / 'figures'}")
+    typer.echo(f"{len(made)} figures in {inputs.layout.figures}")
 
 
 @app.command()
 def build(scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> None:
-    """The DVC `report` stage: reports/tables/*, reports/figures/* and reports/README.md."""
+    """The DVC `report` stage: reports/<scale>/tables/*, figures/* and README.md."""
     from cips.report.page import build_report
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -198,15 +198,24 @@ def fig7_profile(inputs: ReportInputs, s: dict) -> Figure | None:
         r, p = s[f"{n}/radii"], s[f"{n}/profile"]
         style = {"color": "black", "lw": 2.0} if n == "real" else {"lw": 1.4}
         ax.plot(r, p, label=f"{n} (n={int(s[f'{n}/n'])})" if f"{n}/n" in s else n, **style)
+        color = ax.lines[-1].get_color()
         if f"{n}/profile_std" in s:
             std = s[f"{n}/profile_std"]
-            ax.fill_between(r, p - std, p + std, alpha=0.12, color=ax.lines[-1].get_color())
+            ax.fill_between(r, p - std, p + std, alpha=0.12, color=color)
+        for other in s.get(f"seeds/{n}/profiles", [])[1:]:  # the run's other seeds, which the claim pools
+            ax.plot(r, other, color=color, lw=0.7, ls="--", alpha=0.8)
     ax.set_xlabel("spatial frequency (ring radius, cycles per image)")
     ax.set_ylabel("azimuthal mean of the log spectrum" + (" / DC" if s["params"].get("normalise") == "dc" else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    caption(fig, ax, "Fig. 7b: azimuthal integration of the spectra", spectra_text(inputs, s) + " Band: ±1 std "
-            "across images.", above=0.1, below=0.5)
+    seeds = {n: len(s[f"seeds/{n}/profiles"]) for n in names if f"seeds/{n}/profiles" in s}
+    band = " Band: ±1 std across images."
+    if any(k > 1 for k in seeds.values()):
+        band = (" Band: ±1 std across the first seed's images. Solid: the first seed of each run; dashed: its "
+                f"other seeds ({', '.join(f'{n} {k}' for n, k in seeds.items())} seeds in all), pooled by the "
+                "Fig. 7 claim.")
+    caption(fig, ax, "Fig. 7b: azimuthal integration of the spectra", spectra_text(inputs, s) + band,
+            above=0.1, below=0.5)
     return fig
 
 

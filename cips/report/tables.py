@@ -376,12 +376,12 @@ def table3(inputs: ReportInputs) -> Table:
             if run is not None and not v.missing:
                 wrong = {k: x for k, x in run_flags(run).items() if x != published[k]}
                 if wrong:
-                    v.flags.append(f"{run.name} is not the paper's '{label}' configuration: " + ", ".join(
+                    v.flags.append(f"{run.group or run.name} is not the paper's '{label}' configuration: " + ", ".join(
                         f"{ABLATION_FLAGS[k]} {'+' if x else '-'}" for k, x in wrong.items()))
             row = {"config": label}
             row.update({name: "+" if published[k] else "-" for k, name in ABLATION_FLAGS.items()})
             row.update({
-                "run": run.name if run else NONE,
+                "run": (run.group or run.name) if run else NONE,
                 "FID (paper)": fmt(published["fid"], 2),
                 "FID (ours)": show(v, 2, notes),
                 "floor": floor_text(v),
