@@ -278,16 +278,14 @@ def learning_curves(inputs: ReportInputs) -> Figure | None:
 
     members = inputs.params.members()
     groups: dict[str, list[list[dict]]] = {}
-    first_member: dict[str, str] = {}
     for run, points in curves.items():
         if run in members:  # a folder of a run no longer in params.yaml is not drawn
             groups.setdefault(members[run][0], []).append(points)
-            first_member.setdefault(members[run][0], run)
     if not groups:
         return None
     panels: dict[str, dict[str, list[list[dict]]]] = {}
     for group, seeds in groups.items():
-        cfg = inputs.params.run(first_member[group])
+        cfg = inputs.params.run(inputs.params.members_of(group)[0])  # seeds share dataset and tables
         for table in [t for t in PANEL_TABLES if t in cfg.tables] or ["other"]:
             title = f"{PANEL_TABLES.get(table, 'Other runs')} ({cfg.dataset})"
             label = f"{group} ({cfg.tables[table]})" if table in cfg.tables else group
