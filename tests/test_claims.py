@@ -82,6 +82,19 @@ def test_formats_and_untestable_claims(tmp_path):
     assert md.count("\n| ") == len(found) + 1 and "**reproduced**" in md
 
 
+def test_untested_claims_say_what_is_missing(tmp_path):
+    """A dataset the scale declares gets its row before any of its runs is evaluated, and says how many are."""
+    _, found = ne_claim(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    by_claim = {c.claim: c for c in found}
+    photos = by_claim["Table 1 (photos): CIPS and StyleGAN2 reach comparable FID"]
+    assert photos.verdict == INCONCLUSIVE and "cips 0 of 1 evaluated, stylegan2 not declared" in photos.note
+    patches = by_claim["Table 5 (fashion): full-image FID gets worse as the patch size K shrinks"]
+    assert "full 0 of 1 evaluated, half 0 of 1 evaluated, quarter not declared" in patches.note
+    _, found = ne_claim(tmp_path, [60.0], [40.0, 41.0])
+    ne = next(c for c in found if "(NE)" in c.claim)
+    assert ne.verdict == INCONCLUSIVE and ne.note == "one seed of ne: no interval"
+
+
 def test_cli_prints_the_claims(tmp_path):
     from typer.testing import CliRunner
 

@@ -109,6 +109,28 @@ def _fmt_interval(interval: tuple[float, float] | None) -> list[float] | None:
     return None if interval is None else [round(float(interval[0]), 4), round(float(interval[1]), 4)]
 
 
+def declared_cells(inputs: ReportInputs, table: str) -> dict[tuple[str, str], list[str]]:
+    """(dataset, cell) -> every member the scale declares for that cell of `table`, evaluated or not."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for name in inputs.params.members():
+        run = inputs.params.run(name)
+        if (cell := run.tables.get(table)) is not None:
+            out.setdefault((run.dataset, cell), []).append(name)
+    return out
+
+
+def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: tuple[str, ...]) -> str:
+    """Why a claim cannot be tested yet: per cell, how many of its declared members have an FID."""
+    declared = declared_cells(inputs, table)
+    parts = []
+    for cell in cells:
+        names = [n for (d, c), ns in declared.items() if c == cell and dataset in (None, d) for n in ns]
+        done = sum(1 for n in names if n in inputs.runs and isinstance((inputs.runs[n].metrics or {}).get("fid"),
+                                                                         int | float))
+        parts.append(f"{cell} {done} of {len(names)} evaluated" if names else f"{cell} not declared")
+    return "no FIDs to compare yet (" + ", ".join(parts) + ")"
+
+
 def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimate]:
     """(dataset, cell) -> the FIDs of every evaluated run feeding that cell of `table`."""
     out: dict[tuple[str, str], Estimate] = {}
@@ -125,8 +147,10 @@ def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimat
 def _comparison(claim: str, source: str, a: tuple[str, Estimate], b: tuple[str, Estimate], verdict_of,
                 statistic: str) -> Claim:
     diff, interval = difference(a[1], b[1])
+    single = [name for name, est in (a, b) if est.n < 2]
     return Claim(claim, source, f"{statistic} = {diff:.2f}", verdict_of(interval), _fmt_interval(interval),
-                 {a[0]: {"mean": round(a[1].mean, 3), "n": a[1].n}, b[0]: {"mean": round(b[1].mean, 3), "n": b[1].n}})
+                 {a[0]: {"mean": round(a[1].mean, 3), "n": a[1].n}, b[0]: {"mean": round(b[1].mean, 3), "n": b[1].n}},
+                 note=f"one seed of {' and '.join(single)}: no interval" if single else "")
 
 
 def _missing(claim: str, source: str, why: str) -> Claim:
@@ -136,16 +160,17 @@ def _missing(claim: str, source: str, why: str) -> Claim:
 def table_claims(inputs: ReportInputs) -> list[Claim]:
     claims: list[Claim] = []
     t1 = cell_fids(inputs, "table1")
-    datasets = sorted({d for d, _ in t1})
+    datasets = sorted({d for d, _ in declared_cells(inputs, "table1")} | {d for d, _ in t1})
     for ds in datasets or ["(none)"]:
         text = f"Table 1 ({ds}): CIPS and StyleGAN2 reach comparable FID"
         if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
-            claims.append(_missing(text, "Table 1", "no evaluated CIPS and StyleGAN2 runs on one dataset"))
+            claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"))))
             continue
         sg2 = t1[(ds, "stylegan2")]
         c = _comparison(text, "Table 1", ("cips", t1[(ds, "cips")]), ("stylegan2", sg2),
                         lambda i, m=COMPARABLE_MARGIN * sg2.mean: within(i, m), "FID(CIPS) - FID(StyleGAN2)")
-        c.note = f"comparable = within {COMPARABLE_MARGIN:.0%} of StyleGAN2's FID ({COMPARABLE_MARGIN * sg2.mean:.2f})"
+        c.note = "; ".join(filter(None, (f"comparable = within {COMPARABLE_MARGIN:.0%} of StyleGAN2's FID "
+                                         f"({COMPARABLE_MARGIN * sg2.mean:.2f})", c.note)))
         claims.append(c)
 
     t3 = {cell: est for (_, cell), est in cell_fids(inputs, "table3").items()}
@@ -154,27 +179,28 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
              ("sine", "sine activations give worse FID than leaky ReLU (base)")]
     for cell, text in worse:
         if cell not in t3 or "base" not in t3:
-            claims.append(_missing(f"Table 3: {text}", "Table 3", f"no evaluated {cell} and base runs"))
+            claims.append(_missing(f"Table 3: {text}", "Table 3", _unevaluated(inputs, "table3", None, (cell, "base"))))
             continue
         claims.append(_comparison(f"Table 3: {text}", "Table 3", (cell, t3[cell]), ("base", t3["base"]), above,
                                   f"FID({cell}) - FID(base)"))
     no_hurt = (("main", "skip connections do not hurt FID"), ("residual", "residual connections do not hurt FID"))
     for cell, text in no_hurt:
         if cell not in t3 or "base" not in t3:
-            claims.append(_missing(f"Table 3: {text}", "Table 3", f"no evaluated {cell} and base runs"))
+            claims.append(_missing(f"Table 3: {text}", "Table 3", _unevaluated(inputs, "table3", None, (cell, "base"))))
             continue
         margin = NO_WORSE_MARGIN * t3["base"].mean
         c = _comparison(f"Table 3: {text}", "Table 3", (cell, t3[cell]), ("base", t3["base"]),
                         lambda i, m=margin: no_worse(i, m), f"FID({cell}) - FID(base)")
-        c.note = f"no worse = at most {NO_WORSE_MARGIN:.0%} above base ({margin:.2f})"
+        c.note = "; ".join(filter(None, (f"no worse = at most {NO_WORSE_MARGIN:.0%} above base ({margin:.2f})",
+                                         c.note)))
         claims.append(c)
 
     t5 = cell_fids(inputs, "table5")
-    for ds in sorted({d for d, _ in t5}) or ["(none)"]:
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table5")} | {d for d, _ in t5}) or ["(none)"]:
         text = f"Table 5 ({ds}): full-image FID gets worse as the patch size K shrinks"
         cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
         if any(v is None for v in cells.values()):
-            claims.append(_missing(text, "Table 5", "no evaluated full, half and quarter runs on one dataset"))
+            claims.append(_missing(text, "Table 5", _unevaluated(inputs, "table5", ds, ("full", "half", "quarter"))))
             continue
         steps = [difference(cells["half"], cells["full"]), difference(cells["quarter"], cells["half"])]
         verdict = all_of([above(i) for _, i in steps])
