@@ -82,6 +82,34 @@ def test_formats_and_untestable_claims(tmp_path):
     assert md.count("\n| ") == len(found) + 1 and "**reproduced**" in md
 
 
+def patch_claim(tmp_path: Path, fids: dict[str, list[float]]):
+    """Table 5's claim on the test scale, with a quarter run added and one run per seed of each cell."""
+    params = yaml.safe_load((REPO / "configs/test.yaml").read_text())
+    runs = params["runs"]
+    runs["fashion-patch-quarter"] = {"dataset": "fashion", "train": {"patch": 4}, "tables": {"table5": "quarter"}}
+    for run, values in fids.items():
+        for i, fid in enumerate(values):
+            name = run if i == 0 else f"{run}-s{i}"
+            runs[name] = {**runs[run], "train": {**runs[run].get("train", {}), "seed": i}}
+            write_run(tmp_path, name, fake_metrics(name, "fashion", fid, scale="test", n=16, resolution=16),
+                      scale="test")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    found = all_claims(load_inputs(tmp_path / "params.yaml", tmp_path))
+    return next(c for c in found if c.source == "Table 5")
+
+
+def test_patch_claim_needs_both_steps(tmp_path):
+    full, half = [40.0, 41.0, 42.0], [50.0, 51.0, 52.0]
+    good = patch_claim(tmp_path / "a", {"fashion-cips": full, "fashion-patch-half": half,
+                                        "fashion-patch-quarter": [60.0, 61.0, 62.0]})
+    assert good.verdict == REPRODUCED and "the second's: [" in good.note
+    noisy = patch_claim(tmp_path / "b", {"fashion-cips": full, "fashion-patch-half": half,
+                                         "fashion-patch-quarter": [40.0, 80.0, 60.0]})  # second step straddles 0
+    assert noisy.verdict == INCONCLUSIVE and noisy.interval == good.interval  # the first step is the same
+    low, high = map(float, noisy.note.split("the second's: [")[1].split("]")[0].split(", "))
+    assert low < 0 < high
+
+
 def test_untested_claims_say_what_is_missing(tmp_path):
     """A dataset the scale declares gets its row before any of its runs is evaluated, and says how many are."""
     _, found = ne_claim(tmp_path, [60.0, 62.0], [40.0, 41.0])

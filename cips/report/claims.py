@@ -157,6 +157,13 @@ def _missing(claim: str, source: str, why: str) -> Claim:
     return Claim(claim, source, "n/a", INCONCLUSIVE, note=f"not tested: {why}")
 
 
+def _two_steps_note(steps: list[tuple[float, tuple[float, float] | None]], digits: int) -> str:
+    """A chain of two differences: the Claim's interval is the first's, this note gives the second's."""
+    second = steps[1][1]
+    shown = "none (one seed)" if second is None else f"[{second[0]:.{digits}f}, {second[1]:.{digits}f}]"
+    return f"interval: of the first difference (the second's: {shown}); the verdict needs both above zero"
+
+
 def table_claims(inputs: ReportInputs) -> list[Claim]:
     claims: list[Claim] = []
     t1 = cell_fids(inputs, "table1")
@@ -208,7 +215,7 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
                             f"FID(quarter) - FID(half) = {steps[1][0]:.2f}", verdict,
                             _fmt_interval(steps[0][1]) if steps[0][1] else None,
                             {c: {"mean": round(v.mean, 3), "n": v.n} for c, v in cells.items()},
-                            note="interval: of the first difference; the verdict needs both"))
+                            note=_two_steps_note(steps, 2)))
     return claims
 
 
@@ -264,7 +271,7 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
                 verdict, _fmt_interval(steps[0][1]), {n: {"mean": round(d.mean, 4), "n": d.n} for n, d in dist.items()},
                 note=("one seed per model: a point estimate without an interval; the point estimate "
                       f"{'agrees' if agrees else 'disagrees'}") if n1 else
-                "interval: of the first difference; the verdict needs both above zero"))
+                _two_steps_note(steps, 3)))
     else:
         claims.append(_missing(text7, "Fig. 7", f"no {spec_path}"))
     return claims
