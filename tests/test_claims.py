@@ -118,6 +118,8 @@ def test_untested_claims_say_what_is_missing(tmp_path):
     assert photos.verdict == INCONCLUSIVE and "cips 0 of 1 evaluated, stylegan2 not declared" in photos.note
     patches = by_claim["Table 5 (fashion): full-image FID gets worse as the patch size K shrinks"]
     assert "full 0 of 1 evaluated, half 0 of 1 evaluated, quarter not declared" in patches.note
+    alone = next(c for c in found if "the activation alone" in c.claim)
+    assert alone.verdict == INCONCLUSIVE and "sine not declared, nofourier not declared" in alone.note
     _, found = ne_claim(tmp_path, [60.0], [40.0, 41.0])
     ne = next(c for c in found if "(NE)" in c.claim)
     assert ne.verdict == INCONCLUSIVE and ne.note == "one seed of ne: no interval"
