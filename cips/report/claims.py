@@ -119,14 +119,19 @@ def declared_cells(inputs: ReportInputs, table: str) -> dict[tuple[str, str], li
     return out
 
 
+def _fid(inputs: ReportInputs, name: str) -> float | None:
+    metrics = inputs.runs[name].metrics if name in inputs.runs else None
+    fid = (metrics or {}).get("fid")
+    return float(fid) if isinstance(fid, int | float) else None
+
+
 def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: tuple[str, ...]) -> str:
     """Why a claim cannot be tested yet: per cell, how many of its declared members have an FID."""
     declared = declared_cells(inputs, table)
     parts = []
     for cell in cells:
         names = [n for (d, c), ns in declared.items() if c == cell and dataset in (None, d) for n in ns]
-        done = sum(1 for n in names if n in inputs.runs and isinstance((inputs.runs[n].metrics or {}).get("fid"),
-                                                                         int | float))
+        done = sum(_fid(inputs, n) is not None for n in names)
         parts.append(f"{cell} {done} of {len(names)} evaluated" if names else f"{cell} not declared")
     return "no FIDs to compare yet (" + ", ".join(parts) + ")"
 
@@ -134,13 +139,10 @@ def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: t
 def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimate]:
     """(dataset, cell) -> the FIDs of every evaluated run feeding that cell of `table`."""
     out: dict[tuple[str, str], Estimate] = {}
-    for name in inputs.params.members():
-        run = inputs.params.run(name)
-        cell = run.tables.get(table)
-        metrics = inputs.runs[name].metrics if name in inputs.runs else None
-        if cell is None or not metrics or not isinstance(metrics.get("fid"), int | float):
-            continue
-        out.setdefault((run.dataset, cell), Estimate([])).values.append(float(metrics["fid"]))
+    for key, names in declared_cells(inputs, table).items():
+        fids = [f for f in (_fid(inputs, n) for n in names) if f is not None]
+        if fids:
+            out[key] = Estimate(fids)
     return out
 
 
@@ -167,7 +169,7 @@ def _two_steps_note(steps: list[tuple[float, tuple[float, float] | None]], digit
 def table_claims(inputs: ReportInputs) -> list[Claim]:
     claims: list[Claim] = []
     t1 = cell_fids(inputs, "table1")
-    datasets = sorted({d for d, _ in declared_cells(inputs, "table1")} | {d for d, _ in t1})
+    datasets = sorted({d for d, _ in declared_cells(inputs, "table1")})
     for ds in datasets or ["(none)"]:
         text = f"Table 1 ({ds}): CIPS and StyleGAN2 reach comparable FID"
         if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
@@ -207,7 +209,7 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
         claims.append(c)
 
     t5 = cell_fids(inputs, "table5")
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table5")} | {d for d, _ in t5}) or ["(none)"]:
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table5")}) or ["(none)"]:
         text = f"Table 5 ({ds}): full-image FID gets worse as the patch size K shrinks"
         cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
         if any(v is None for v in cells.values()):
