@@ -1,0 +1,93 @@
+"""Budget probe: train finished small-scale models further, apart from runs/small, and test a claim again.
+
+    python scripts/budget_probe.py OUT --steps 7500 --runs fashion-cips fashion-base --table table3
+
+writes OUT/params.yaml (configs/small.yaml with train.steps = STEPS and each run's tables cut to TABLE),
+copies runs/small/<member>/ of every seed of RUNS to OUT/runs/small/ (its checkpoint.pt, the full training
+state that training leaves but git does not track, is continued from its step: train.steps is operational, so a
+longer run resumes a shorter one; without it the member trains from step 0), runs each member's stages
+(resolve, train, evaluate) in two lanes of one thread, then writes OUT/claims.md (`cips-report claims`) and
+OUT/reports/small/figures/ (`cips-report figures`: the learning curves to STEPS, samples). runs/small, dvc.lock and
+MLflow are not touched (--no-track): the scale's committed results stay what `dvc repro` recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from cips.config import load_params
+from cips.files import write_bytes_atomic
+from cips.scale import with_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def probe_params(steps: int, runs: list[str], table: str | None) -> str:
+    """configs/small.yaml with train.steps = `steps` and, when `table` is given, every run feeding only it."""
+    src = ROOT / "configs" / "small.yaml"
+    data = yaml.safe_load(src.read_text())
+    unknown = [r for r in runs if r not in data["runs"]]
+    if unknown:
+        sys.exit(f"error: {src}: no run {', '.join(unknown)}")
+    data["train"]["steps"] = steps
+    if table:
+        for cfg in data["runs"].values():
+            cfg["tables"] = {k: v for k, v in cfg.get("tables", {}).items() if k == table}
+    return with_plan(yaml.safe_dump(data, sort_keys=False, width=120), f"{src} (probe: train.steps={steps})")
+
+
+def run_member(member: str, params: Path, out: Path) -> int:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open(out / f"{member}.log", "a") as log:
+        for stage in ("resolve", "train", "evaluate"):
+            cmd = [sys.executable, "-m", f"stages.{stage}", member, "--params", str(params), "--root", str(out)]
+            code = subprocess.call(cmd + ([] if stage == "resolve" else ["--no-track"]), stdout=log,
+                                   stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            if code:
+                print(f"{member}: stage {stage} failed (exit {code}); see {out / f'{member}.log'}", flush=True)
+                return code
+    print(f"{member}: finished", flush=True)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path, help="probe root (outside runs/small)")
+    ap.add_argument("--steps", type=int, required=True, help="train.steps of the probe (batch 16: 1,000 = 16 kimg)")
+    ap.add_argument("--runs", nargs="+", required=True, help="runs of configs/small.yaml (every seed is probed)")
+    ap.add_argument("--table", help="keep only this table in each run's tables (one learning-curve panel)")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    out = args.out.resolve()
+    (out / "runs" / "small").mkdir(parents=True, exist_ok=True)
+    params = write_bytes_atomic(probe_params(args.steps, args.runs, args.table).encode(), out / "params.yaml")
+    if not (out / "data").exists():
+        (out / "data").symlink_to(ROOT / "data")
+    # seed by seed across the runs, so that a probe cut short still holds complete pairs of seeds
+    per_run = [load_params(params).members_of(r) for r in args.runs]
+    members = [m for seed in itertools.zip_longest(*per_run) for m in seed if m]
+    for m in members:
+        src, dst = ROOT / "runs" / "small" / m, out / "runs" / "small" / m
+        if src.is_dir() and not dst.exists():
+            shutil.copytree(src, dst)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(lambda m: run_member(m, params, out), members))
+    report = str(Path(sys.executable).parent / "cips-report")
+    where = ["--params", str(params), "--root", str(out), "--scale", "small"]
+    claims = subprocess.run([report, "claims", *where], cwd=ROOT, capture_output=True, text=True)
+    write_bytes_atomic(claims.stdout.encode(), out / "claims.md")
+    subprocess.run([report, "figures", *where], cwd=ROOT, check=False)
+    return max(codes + [claims.returncode])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
