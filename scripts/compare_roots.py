@@ -1,0 +1,127 @@
+"""Compare the evaluated runs of two project roots at one scale, e.g. this machine's against another's.
+
+    python scripts/compare_roots.py OTHER [--root .] [--scale small] [--names here there] [--out FILE.md]
+
+For every (run, seed) evaluated in both roots: FID and KID in each and their difference, and whether the EMA
+generators are the same bit for bit (or their largest weight difference); then the spread of the differences
+beside the seed-to-seed spread of the same runs, and the claims of `cips-report claims` that FID decides (Tables
+1, 3, 5) with their verdict and interval in each root. OTHER needs no params.yaml of its own: both roots are read
+with ROOT's configs/<scale>.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cips.files import write_bytes_atomic
+from cips.models.checkpoint import torch_load_data
+from cips.report.claims import all_claims
+from cips.report.inputs import ReportInputs, load_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def weights_difference(a: Path, b: Path) -> float | None:
+    """Largest |difference| over the EMA generator weights of two generator.pt files (0.0: bit for bit equal)."""
+    if not (a.is_file() and b.is_file()):
+        return None
+    ga, gb = torch_load_data(a)["g_ema"], torch_load_data(b)["g_ema"]
+    if ga.keys() != gb.keys():
+        return float("inf")
+    worst = 0.0
+    for k, ta in ga.items():
+        tb = gb[k]
+        if ta.shape != tb.shape:
+            return float("inf")
+        if not torch.equal(ta, tb):
+            worst = max(worst, float((ta.double() - tb.double()).abs().max()), np.finfo(np.float32).tiny)
+    return worst
+
+
+def member_rows(a: ReportInputs, b: ReportInputs) -> list[dict]:
+    rows = []
+    for name, out_a in a.evaluated().items():
+        out_b = b.runs.get(name)
+        if out_b is None or out_b.metrics is None:
+            continue
+        ma, mb = out_a.metrics, out_b.metrics
+        rows.append({"run": name, "fid_a": ma["fid"], "fid_b": mb["fid"], "kid_a": ma["kid"], "kid_b": mb["kid"],
+                     "weights": weights_difference(a.layout.generator(name), b.layout.generator(name))})
+    return rows
+
+
+def seed_spread(inputs: ReportInputs, names: set[str]) -> float | None:
+    """Pooled standard deviation of FID over the seeds of each run with at least two of `names` evaluated."""
+    groups: dict[str, list[float]] = {}
+    for name in names:
+        groups.setdefault(inputs.params.run(name).group, []).append(inputs.runs[name].metrics["fid"])
+    sized = [v for v in groups.values() if len(v) > 1]
+    if not sized:
+        return None
+    return float(np.sqrt(sum((len(v) - 1) * np.var(v, ddof=1) for v in sized) / sum(len(v) - 1 for v in sized)))
+
+
+def _weights(d: float | None) -> str:
+    return "-" if d is None else "bit for bit" if d == 0 else f"differ (max {d:.2g})"
+
+
+def _interval(iv: list[float] | None) -> str:
+    return "-" if iv is None else f"[{iv[0]:.2f}, {iv[1]:.2f}]"
+
+
+def compare(a: ReportInputs, b: ReportInputs, names: tuple[str, str]) -> str:
+    rows = member_rows(a, b)
+    if not rows:
+        sys.exit(f"error: {b.root}: no run evaluated in both roots at scale {a.scale!r}")
+    na, nb = names
+    out = [f"FID and KID of the same (run, seed) in `{a.root}` ({na}) and `{b.root}` ({nb}), scale {a.scale}:", "",
+           f"| run | FID {na} | FID {nb} | FID {nb} - {na} | KID {na} | KID {nb} | EMA generator |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['run']} | {r['fid_a']:.2f} | {r['fid_b']:.2f} | {r['fid_b'] - r['fid_a']:+.2f} | "
+                   f"{r['kid_a']:.4f} | {r['kid_b']:.4f} | {_weights(r['weights'])} |")
+    deltas = np.array([r["fid_b"] - r["fid_a"] for r in rows])
+    spread = seed_spread(a, {r["run"] for r in rows})
+    out += ["", f"{len(rows)} runs: FID {nb} - {na} from {deltas.min():+.3f} to {deltas.max():+.3f}, "
+            f"median |difference| {np.median(np.abs(deltas)):.3f}"
+            + (f"; for scale, the seed-to-seed standard deviation of the same runs ({na}) is {spread:.2f}."
+               if spread is not None else "."), ""]
+    claims_b = {c.claim: c for c in all_claims(b)}
+    out += [f"| claim (FID decides) | verdict {na} | interval {na} | verdict {nb} | interval {nb} |",
+            "|---|---|---|---|---|"]
+    for c in all_claims(a):
+        other = claims_b.get(c.claim)
+        if not c.source.startswith("Table") or other is None:
+            continue
+        out.append(f"| {c.claim} | {c.verdict} | {_interval(c.interval)} | {other.verdict} | "
+                   f"{_interval(other.interval)} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("other", type=Path, help="the other project root (its runs/<scale>/)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="this root (default: the repository)")
+    ap.add_argument("--scale", default="small")
+    ap.add_argument("--names", nargs=2, default=("committed", "other"), metavar=("ROOT", "OTHER"))
+    ap.add_argument("--out", type=Path, help="also write the markdown here")
+    args = ap.parse_args()
+    params = ROOT / "configs" / f"{args.scale}.yaml"
+    if not params.is_file():
+        sys.exit(f"error: {params}: no such scale")
+    a = load_inputs(params, args.root.resolve(), args.scale)
+    b = load_inputs(params, args.other.resolve(), args.scale)
+    text = compare(a, b, tuple(args.names))
+    if args.out:
+        write_bytes_atomic(text.encode(), args.out)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
