@@ -4,8 +4,8 @@
 
 For every (run, seed) evaluated in both roots: FID and KID in each and their difference, and whether the EMA
 generators are the same bit for bit (or their largest weight difference); then the spread of the differences
-beside the seed-to-seed spread of the same runs, and the claims of `cips-report claims` that FID decides (Tables
-1, 3, 5) with their verdict and interval in each root. OTHER needs no params.yaml of its own: both roots are read
+beside the seed-to-seed spread of the same runs; and, when OTHER has evaluated every run ROOT has, the claims of
+`cips-report claims` that FID decides (Tables 1, 3, 5) with their verdict and interval in each root. OTHER needs no params.yaml of its own: both roots are read
 with ROOT's configs/<scale>.yaml.
 """
 
@@ -70,6 +70,10 @@ def _weights(d: float | None) -> str:
     return "-" if d is None else "bit for bit" if d == 0 else f"differ (max {d:.2g})"
 
 
+def _delta(d: float) -> str:
+    return f"{d:+.1e}" if 0 < abs(d) < 0.005 else f"{d:+.2f}"
+
+
 def _interval(iv: list[float] | None) -> str:
     return "-" if iv is None else f"[{iv[0]:.2f}, {iv[1]:.2f}]"
 
@@ -83,14 +87,18 @@ def compare(a: ReportInputs, b: ReportInputs, names: tuple[str, str]) -> str:
            f"| run | FID {na} | FID {nb} | FID {nb} - {na} | KID {na} | KID {nb} | EMA generator |",
            "|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['run']} | {r['fid_a']:.2f} | {r['fid_b']:.2f} | {r['fid_b'] - r['fid_a']:+.2f} | "
+        out.append(f"| {r['run']} | {r['fid_a']:.2f} | {r['fid_b']:.2f} | {_delta(r['fid_b'] - r['fid_a'])} | "
                    f"{r['kid_a']:.4f} | {r['kid_b']:.4f} | {_weights(r['weights'])} |")
     deltas = np.array([r["fid_b"] - r["fid_a"] for r in rows])
     spread = seed_spread(a, {r["run"] for r in rows})
-    out += ["", f"{len(rows)} runs: FID {nb} - {na} from {deltas.min():+.3f} to {deltas.max():+.3f}, "
-            f"median |difference| {np.median(np.abs(deltas)):.3f}"
+    out += ["", f"{len(rows)} runs: FID {nb} - {na} from {deltas.min():+.3g} to {deltas.max():+.3g}, "
+            f"median |difference| {np.median(np.abs(deltas)):.3g}"
             + (f"; for scale, the seed-to-seed standard deviation of the same runs ({na}) is {spread:.2f}."
                if spread is not None else "."), ""]
+    missing = len(a.evaluated()) - len(rows)
+    if missing:
+        return "\n".join(out + [f"Claims not compared: {missing} of the {len(a.evaluated())} runs evaluated in "
+                                 f"{na} are not evaluated in {nb}."]) + "\n"
     claims_b = {c.claim: c for c in all_claims(b)}
     out += [f"| claim (FID decides) | verdict {na} | interval {na} | verdict {nb} | interval {nb} |",
             "|---|---|---|---|---|"]
