@@ -5,8 +5,8 @@
 For every (run, seed) evaluated in both roots: FID and KID in each and their difference, and whether the EMA
 generators are the same bit for bit (or their largest weight difference); then the spread of the differences
 beside the seed-to-seed spread of the same runs; and, when OTHER has evaluated every run ROOT has, the claims of
-`cips-report claims` that FID decides (Tables 1, 3, 5) with their verdict and interval in each root. OTHER needs no params.yaml of its own: both roots are read
-with ROOT's configs/<scale>.yaml.
+`cips-report claims` that FID decides (Tables 1, 3, 5) with their verdict and interval in each root. OTHER
+needs no params.yaml of its own: both roots are read with ROOT's configs/<scale>.yaml.
 """
 
 from __future__ import annotations
@@ -56,10 +56,13 @@ def member_rows(a: ReportInputs, b: ReportInputs) -> list[dict]:
 
 
 def seed_spread(inputs: ReportInputs, names: set[str]) -> float | None:
-    """Pooled standard deviation of FID over the seeds of each run with at least two of `names` evaluated."""
+    """Pooled standard deviation of FID over the evaluated seeds of the runs `names` belong to."""
+    wanted = {inputs.params.run(name).group for name in names}
     groups: dict[str, list[float]] = {}
-    for name in names:
-        groups.setdefault(inputs.params.run(name).group, []).append(inputs.runs[name].metrics["fid"])
+    for name, out in inputs.evaluated().items():
+        group = inputs.params.run(name).group
+        if group in wanted:
+            groups.setdefault(group, []).append(out.metrics["fid"])
     sized = [v for v in groups.values() if len(v) > 1]
     if not sized:
         return None
@@ -83,7 +86,7 @@ def compare(a: ReportInputs, b: ReportInputs, names: tuple[str, str]) -> str:
     if not rows:
         sys.exit(f"error: {b.root}: no run evaluated in both roots at scale {a.scale!r}")
     na, nb = names
-    out = [f"FID and KID of the same (run, seed) in `{a.root}` ({na}) and `{b.root}` ({nb}), scale {a.scale}:", "",
+    out = [f"FID and KID of the same (run, seed), {na} and {nb}, scale {a.scale}:", "",
            f"| run | FID {na} | FID {nb} | FID {nb} - {na} | KID {na} | KID {nb} | EMA generator |",
            "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -93,7 +96,8 @@ def compare(a: ReportInputs, b: ReportInputs, names: tuple[str, str]) -> str:
     spread = seed_spread(a, {r["run"] for r in rows})
     out += ["", f"{len(rows)} runs: FID {nb} - {na} from {deltas.min():+.3g} to {deltas.max():+.3g}, "
             f"median |difference| {np.median(np.abs(deltas)):.3g}"
-            + (f"; for scale, the seed-to-seed standard deviation of the same runs ({na}) is {spread:.2f}."
+            + (f"; for scale, the seed-to-seed standard deviation of FID over these runs' seeds ({na}, pooled) is "
+               f"{spread:.2f}."
                if spread is not None else "."), ""]
     missing = len(a.evaluated()) - len(rows)
     if missing:
