@@ -46,6 +46,9 @@ def probe_params(steps: int, runs: list[str], table: str | None) -> str:
 
 
 def run_member(member: str, params: Path, out: Path) -> int:
+    # cips.training.lanes.run_lanes runs the same three stages, but tracks in MLflow and `dvc commit`s; giving it
+    # track/commit switches changes a dependency of every train stage (all of dvc.lock), so that waits for the
+    # next change there.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with open(out / f"{member}.log", "a") as log:
         for stage in ("resolve", "train", "evaluate"):
@@ -73,7 +76,8 @@ def main() -> int:
     if not (out / "data").exists():
         (out / "data").symlink_to(ROOT / "data")
     # seed by seed across the runs, so that a probe cut short still holds complete pairs of seeds
-    per_run = [load_params(params).members_of(r) for r in args.runs]
+    probe = load_params(params)
+    per_run = [probe.members_of(r) for r in args.runs]
     members = [m for seed in itertools.zip_longest(*per_run) for m in seed if m]
     for m in members:
         src, dst = ROOT / "runs" / "small" / m, out / "runs" / "small" / m
