@@ -35,7 +35,7 @@ MODES = [("fp32", False, "none", False), ("tf32", True, "none", False), ("bf16",
 
 def _params(arch: str, model: dict, batch: int, steps: int, device: str, amp: str = "none", tf32: bool = False,
             compile_: bool = False) -> dict:
-    from cips.config import parse_params
+    from cips.scale import parse_params
 
     size = model["size"]
     return parse_params({

@@ -33,7 +33,8 @@ def _measure(arch: str, size: int, batch: int, steps: int, r1_every: int, device
     import torch
     from fixtures.toy import blob_images, write_lmdb
 
-    from cips.config import deep_merge, parse_params
+    from cips.config import deep_merge
+    from cips.scale import parse_params
     from cips.training.loop import Trainer
 
     if threads:

@@ -4,6 +4,7 @@ import typer
 
 from cips.analysis.cli import register as register_analysis
 from cips.beyond.cli import register as register_beyond
+from cips.config import USER_SCALES
 from cips.data.cli import register as register_data
 from cips.metrics.cli import register as register_metrics
 from cips.models.cli import register as register_models
@@ -27,24 +28,23 @@ for register in (register_models, register_data, register_training, register_met
 
 
 @app.command("scale")
-def scale(name: str = typer.Argument(None, help="demo | small | paper"),
+def scale(name: str = typer.Argument(None, help=" | ".join(USER_SCALES)),
           refresh: bool = typer.Option(False, "--refresh", help="regenerate the dvc: section of params.yaml "
                                                                "(after editing its runs or datasets)")) -> None:
     """Switch params.yaml to another scale (configs/<name>.yaml plus its generated dvc: section); then `dvc repro`."""
     from cips.config import ConfigError
+    from cips.console import fail
+    from cips.layout import scale_config
     from cips.scale import use_scale
 
     if (name is None) != refresh:
-        typer.echo("error: give a scale (demo | small | paper) or --refresh", err=True)
-        raise typer.Exit(2)
+        fail(f"give a scale ({' | '.join(USER_SCALES)}) or --refresh")
     try:
         path = use_scale(name)
     except ConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    what = f"the {name} scale (configs/{name}.yaml)" if name else "a regenerated dvc: section"
+        fail(err)
+    what = f"the {name} scale ({scale_config('', name)})" if name else "a regenerated dvc: section"
     typer.echo(f"{path} now holds {what}; run `dvc repro`")
-
 
 if __name__ == "__main__":
     app()

@@ -1,8 +1,10 @@
-"""Typed configuration loaded from params.yaml.
+"""The schema of params.yaml: typed sections and their checks.
 
 Every section is a dataclass; `from_dict` checks keys and types recursively and reports the first
 problem as one line naming the dotted key (``params.yaml: runs.fashion-ne.model.embedings: unknown
 key``). A run is a dataset plus overrides of the base `model`, `train` and `eval` sections.
+This module is the schema only: reading a params file is `cips.scale.load_params`, what identifies a run
+is `cips.resolve`, so a stage that only needs the types imports nothing else of the project.
 """
 
 from __future__ import annotations
@@ -12,12 +14,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
-
-import yaml
-
-from cips.paper import TABLE_CELLS
 
 
 class ConfigError(ValueError):
@@ -518,11 +515,27 @@ def member_name(run: str, seed: int) -> str:
     return f"{run}-s{seed}"
 
 
+# The scales, each a file configs/<scale>.yaml (`cips.layout.scale_config`); test is the suite's tiny one.
+Scale = Literal["demo", "small", "paper", "test"]
+SCALES: tuple[str, ...] = typing.get_args(Scale)
+USER_SCALES = ("demo", "small", "paper")  # what `cips scale NAME` offers
+DEFAULT_SCALE = "demo"  # a project without params.yaml; its stages keep unprefixed names (train@fashion-cips)
+
+# Which cells of which table a run can feed (params.yaml: runs.<run>.tables); the published numbers of each
+# cell are cips.paper's
+TABLE_CELLS = {
+    "table1": ("cips", "stylegan2"),
+    "table2": ("cips", "stylegan2"),
+    "table3": ("base", "ne", "nofourier", "main", "residual", "sine"),
+    "table5": ("full", "half", "quarter"),
+}
+
+
 @dataclass
 class Params:
     """The whole of params.yaml."""
 
-    scale: Literal["demo", "small", "paper", "test"]
+    scale: Scale
     model: dict
     train: dict
     eval: dict
@@ -623,69 +636,3 @@ class Params:
         if name not in self.datasets:
             raise ConfigError(f"datasets.{name}: no such dataset (known: {', '.join(sorted(self.datasets))})")
         return self.datasets[name]
-
-
-# Keys that change how a run is operated, not what it computes: editing them re-runs nothing, and a
-# checkpoint stays resumable across them.
-OPERATIONAL_TRAIN_KEYS = ("checkpoint_every", "log_every", "sample_every", "workers", "device", "compile", "n_samples")
-# Model keys one architecture ignores, left out of its resolved config so a knob of the other re-runs nothing
-ARCH_ONLY_MODEL_KEYS = {
-    "cips": ("width", "depth", "fourier", "embeddings", "residual", "skips", "activation", "coords",
-             "panorama_width", "channels", "encoding_fill", "embedding_sampling"),
-    "stylegan2": ("channel_base", "channel_max"),
-}
-PATCH_ONLY_TRAIN_KEYS = ("patch_sampling", "patch_sigma")
-
-
-def resolved_run(params: Params, name: str) -> dict[str, dict]:
-    """What run `name` computes from, split by stage: {"train": ..., "eval": ...}, each a plain mapping
-    holding only the keys that change that stage's result (the files DVC hashes for train@ / evaluate@)."""
-    run = params.run(name)
-    other = "stylegan2" if run.model.arch == "cips" else "cips"
-    model = {k: v for k, v in to_dict(run.model).items() if k not in ARCH_ONLY_MODEL_KEYS[other]}
-    train = {k: v for k, v in to_dict(run.train).items() if k not in OPERATIONAL_TRAIN_KEYS
-             and not (run.train.patch is None and k in PATCH_ONLY_TRAIN_KEYS)}
-    return {
-        "train": {"run": name, "scale": params.scale, "dataset": run.dataset, "model": model, "train": train},
-        "eval": {"run": name, "scale": params.scale, "protocol": params.protocol, "dataset": run.dataset,
-                 "eval": to_dict(run.eval)},
-    }
-
-
-def parse_params(data: dict, origin: str = "params.yaml") -> Params:
-    """Validate a params mapping; every run is resolved once so a bad override fails early."""
-    try:
-        params = from_dict(Params, data)
-        params.apply_protocol()
-        for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("eval", EvalConfig)):
-            from_dict(cls, getattr(params, section), section)
-        for name in params.members():
-            params.run(name)
-        for key, name in params.analysis.run_keys().items():
-            if name not in params.runs:
-                raise ConfigError(f"{key}: {name!r} is not in runs ({', '.join(params.runs)})")
-        if params.analysis.spectra and params.analysis.spectra.dataset not in params.datasets:
-            raise ConfigError(f"analysis.spectra.dataset: {params.analysis.spectra.dataset!r} is not in datasets")
-        if params.dvc is not None:
-            from cips.plan import plan
-
-            if params.dvc != plan(params):
-                raise ConfigError("dvc: out of date with scale, datasets and runs (the section is generated: "
-                                  "run `cips scale --refresh`)")
-    except ConfigError as err:
-        raise ConfigError(f"{origin}: {err}") from None
-    return params
-
-
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file (run from the project root, or pass the path)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return parse_params(data, str(path))

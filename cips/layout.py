@@ -6,6 +6,7 @@ Below, data/ stands for data/<scale>/, and so on.
 
     data/<dataset>/lmdb/<resolution>/      prepared images (stage prepare)
     data/<dataset>/fid_ref.npz             real-image features of the current protocol (stage reference)
+    data/<dataset>/reference.json          what defines those references (git-tracked; evaluate depends on it)
     data/<dataset>/reference/<key>.npz     every reference computed so far, by protocol hash
     runs/<run>/resolved/train.json         what training computes from (stage resolve)
     runs/<run>/resolved/eval.json          what evaluation computes from (stage resolve)
@@ -14,7 +15,7 @@ Below, data/ stands for data/<scale>/, and so on.
     runs/<run>/metrics.json, eval_samples.png   stage evaluate
     reports/data/, reports/tables/, reports/figures/, reports/README.md   analysis and report
 
-Every path of this layout is spelled here and nowhere else.
+Every path of this layout, and configs/<scale>.yaml, is spelled here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from pathlib import Path
 
 CHECKPOINT = "checkpoint.pt"  # a run's training state, in its run folder
 GENERATOR = "generator.pt"  # a run's EMA generator, what every later stage reads
+
+
+def scale_config(root: str | Path, scale: str) -> Path:
+    """configs/<scale>.yaml: the params of a scale, which `cips scale` copies to params.yaml."""
+    return Path(root) / "configs" / f"{scale}.yaml"
+
+
 class Layout:
     """The file layout of one scale under one project root."""
 
@@ -30,14 +38,6 @@ class Layout:
         self.root = Path(root)
         self.scale = scale
         self.prefix = Path(scale)
-
-    @classmethod
-    def of_project(cls, root: str | Path = ".", params: str | Path = "params.yaml") -> Layout:
-        """The layout of the scale params.yaml (relative: under `root`) holds; the demo's without one."""
-        from cips.config import load_params
-
-        path = Path(root) / params if (Path(root) / params).is_file() else Path(params)
-        return cls(root, load_params(path).scale if path.is_file() else "demo")
 
     # data
     def data(self, dataset: str) -> Path:
@@ -49,6 +49,9 @@ class Layout:
 
     def reference_bundle(self, dataset: str) -> Path:
         return self.data(dataset) / "fid_ref.npz"
+
+    def reference_identity(self, dataset: str) -> Path:
+        return self.data(dataset) / "reference.json"
 
     def reference_cache(self, dataset: str) -> Path:
         return self.data(dataset) / "reference"

@@ -1,6 +1,8 @@
-"""The paper (Anokhin et al., CVPR 2021), the one place it lives: its tables' cells and titles, published
+"""The paper (Anokhin et al., CVPR 2021), the one place it lives: its tables' titles, published
 numbers, the ablation flags of Table 3, the configurations of Table 4, its evaluation protocol and its
-figure titles. Everything else imports from here; this module imports nothing of the project.
+figure titles. Everything else imports from here; this module imports nothing of the project, and only
+the report imports it (editing a published number re-renders the report and nothing else). Which cells a
+run can feed is the params schema's (`cips.config.TABLE_CELLS`).
 
 Published values are keyed the way the report looks them up: table -> row -> column.
 """
@@ -15,13 +17,6 @@ N_GENERATED = 50_000
 RESOLUTION = 256
 PRC_K = 3
 
-# Which cells of which table a run can feed (params.yaml: runs.<run>.tables)
-TABLE_CELLS = {
-    "table1": ("cips", "stylegan2"),
-    "table2": ("cips", "stylegan2"),
-    "table3": ("base", "ne", "nofourier", "main", "residual", "sine"),
-    "table5": ("full", "half", "quarter"),
-}
 TABLE_TITLES = {
     1: "FID at 256x256, CIPS-skips vs StyleGANv2",
     2: "Precision and recall (k = 3), FFHQ",
@@ -83,14 +78,4 @@ FIGURE_TITLES = {
     "fig6": "Fig. 6: normal, coordinate embeddings zeroed, Fourier features zeroed",
     "fig7_spectra": "Fig. 7a: mean magnitude spectra (real, CIPS-base, CIPS-NE, StyleGAN2)",
     "fig7_profile": "Fig. 7b: azimuthal integration of the spectra",
-}
-# What only a per-pixel generator can do (the report's "Beyond the tables", stage beyond)
-BEYOND_FIGURE_TITLES = {
-    "fig8_foveated": "Fig. 8: foveated synthesis (5 %, 25 %, 50 %, 100 % of the pixels rendered)",
-    "fig9_superres": "Fig. 9: super-resolution by a denser grid, beside Lanczos upsampling",
-    "fig10_interpolation": "Fig. 10: latent interpolation (linear in w)",
-    "fig11_panorama": "Figs. 11, 17: panoramas and per-pixel style blending",
-    "fig15_patches": "Fig. 15: patch-trained beside full-image samples",
-    "fig18_neighbours": "Fig. 18: nearest training images in Inception feature space",
-    "fig19_mixing": "Fig. 19: layer-wise style mixing",
 }

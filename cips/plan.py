@@ -9,13 +9,11 @@ and switching scale re-runs nothing.
 
 from __future__ import annotations
 
-from cips.config import Params
+from cips.config import DEFAULT_SCALE, Params
 from cips.layout import Layout
 
 SECTION = "dvc"
-
-
-UNPREFIXED_SCALES = ("demo", "test")  # the default scale's stages keep plain names: train@fashion-cips
+UNPREFIXED_SCALES = (DEFAULT_SCALE, "test")  # the default scale's stages keep plain names: train@fashion-cips
 
 
 def stage_key(scale: str, name: str) -> str:

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from cips.config import load_params
 from cips.files import write_bytes_atomic
-from cips.scale import with_plan
+from cips.scale import load_params, with_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Thin entry points, one per DVC stage: read params.yaml, call cips.*, write outputs."""
+"""Thin entry points, one per DVC stage: read params.yaml, call cips.*, write outputs (`stages.entry`)."""
 
 from cips.runtime import tune_allocator
 

@@ -10,33 +10,21 @@ the MLflow training run(s) it shows (`cips.beyond.stage.beyond_from_params`).
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 import time
 
-from cips.config import ConfigError
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
+def work(args) -> str:
     from cips.beyond.stage import beyond_from_params
 
-    parser = argparse.ArgumentParser(prog="python -m stages.beyond", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    parser.add_argument("--out", default=None, help="default: reports/data/beyond.npz under --root")
-    parser.add_argument("--no-track", action="store_true", help="do not log the figures to MLflow")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
-    try:
-        path = beyond_from_params(args.params, args.root, args.out, track=not args.no_track)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
-    return 0
+    path = beyond_from_params(args.params, args.root, args.out, track=not args.no_track)
+    return f"wrote {path} ({time.perf_counter() - t0:.1f} s)"
 
+
+main = stage_main("stages.beyond", __doc__, work, out="default: reports/data/beyond.npz under --root", track=True)
 
 if __name__ == "__main__":
     sys.exit(main())

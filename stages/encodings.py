@@ -8,27 +8,18 @@ Reads the runs params.yaml's analysis.encodings names; writes reports/data/encod
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from cips.config import ConfigError
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
+def work(args) -> str:
     from cips.analysis.encodings import encodings_from_params
 
-    parser = argparse.ArgumentParser(prog="python -m stages.encodings", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    args = parser.parse_args(argv)
-    try:
-        path = encodings_from_params(args.params, args.root)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+    return f"wrote {encodings_from_params(args.params, args.root)}"
 
+
+main = stage_main("stages.encodings", __doc__, work)
 
 if __name__ == "__main__":
     sys.exit(main())

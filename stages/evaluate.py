@@ -7,34 +7,23 @@ Writes runs/<RUN>/metrics.json and runs/<RUN>/eval_samples.png (`cips.metrics.ev
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from cips.config import ConfigError
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
+def work(args) -> str:
     from cips.metrics.evaluate import evaluate_from_params
 
-    parser = argparse.ArgumentParser(prog="python -m stages.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("run")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    parser.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    args = parser.parse_args(argv)
-    try:
-        result = evaluate_from_params(args.run, args.params, args.root, track=not args.no_track)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    m = result.metrics
+    m = evaluate_from_params(args.run, args.params, args.root, track=not args.no_track).metrics
     line = (f"{args.run}: FID {m['fid']:.3f}, KID {m['kid']:.5f}, precision {m['precision']:.3f}, "
             f"recall {m['recall']:.3f}")
     if "floor" in m:
         line += f" (real-vs-real floor: FID {m['floor']['fid']:.3f})"
-    print(line)
-    return 0
+    return line
 
+
+main = stage_main("stages.evaluate", __doc__, work, arg="run", track=True)
 
 if __name__ == "__main__":
     sys.exit(main())

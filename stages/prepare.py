@@ -1,31 +1,23 @@
-"""DVC stage prepare@<dataset>: params.yaml datasets.<dataset> -> data/<dataset>/lmdb/<resolution>/."""
+"""Stage prepare@<dataset>: params.yaml datasets.<dataset> -> data/<dataset>/lmdb/<resolution>/.
+
+    python -m stages.prepare DATASET [--params params.yaml] [--root .] [--out DIR]
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 
-from cips.config import ConfigError
-from cips.data.errors import DataError
-from cips.data.prepare import prepare_from_params
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stages.prepare", description=__doc__)
-    parser.add_argument("dataset", help="an entry of datasets: in params.yaml")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    parser.add_argument("--out", default=None, help="default data/<dataset>/lmdb under the root")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        prepare_from_params(args.dataset, args.params, args.out, root=args.root)
-    except (ConfigError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+def work(args) -> None:
+    from cips.data.prepare import prepare_from_params
 
+    prepare_from_params(args.dataset, args.params, args.out, root=args.root)
+
+
+main = stage_main("stages.prepare", __doc__, work, arg="dataset", arg_help="an entry of datasets: in params.yaml",
+                  out="default: data/<dataset>/lmdb under the root")
 
 if __name__ == "__main__":
     sys.exit(main())

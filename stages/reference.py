@@ -4,38 +4,28 @@
 
 Reads data/<DATASET>/lmdb/<res>/ for every resolution of the dataset (base `eval` protocol), caches each
 reference under data/<DATASET>/reference/<hash>.npz (kept across runs: a changed protocol computes a new
-one, an old protocol is found again), and bundles the current ones into data/<DATASET>/fid_ref.npz, the
-stage's declared output (`cips.metrics.evaluate.references_from_params`).
+one, an old protocol is found again), bundles the current ones into data/<DATASET>/fid_ref.npz and writes
+what defines them to data/<DATASET>/reference.json, the git-tracked file the evaluations depend on
+(`cips.metrics.evaluate.references_from_params`).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from cips.config import ConfigError
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
+def work(args) -> str:
     from cips.metrics.evaluate import references_from_params
 
-    parser = argparse.ArgumentParser(prog="python -m stages.reference", description=__doc__.splitlines()[0])
-    parser.add_argument("dataset")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    args = parser.parse_args(argv)
-    try:
-        refs, bundle = references_from_params(args.dataset, args.params, args.root)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for ref in refs:
-        s = ref.settings
-        print(f"{args.dataset} {s['resolution']}px: {s['n_real']} reference + {s['n_floor']} floor images, "
-              f"key {ref.key}")
-    print(f"wrote {bundle}")
-    return 0
+    refs, bundle = references_from_params(args.dataset, args.params, args.root)
+    lines = [f"{args.dataset} {r.settings['resolution']}px: {r.settings['n_real']} reference + "
+             f"{r.settings['n_floor']} floor images, key {r.key}" for r in refs]
+    return "\n".join([*lines, f"wrote {bundle}"])
 
+
+main = stage_main("stages.reference", __doc__, work, arg="dataset")
 
 if __name__ == "__main__":
     sys.exit(main())

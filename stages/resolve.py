@@ -2,36 +2,25 @@
 
     python -m stages.resolve RUN [--params params.yaml] [--root .]
 
-Writes runs/<RUN>/resolved/train.json (dataset, model, train: without operational keys and without the
-keys the run's architecture ignores) and runs/<RUN>/resolved/eval.json. train@RUN and evaluate@RUN
-depend on these files instead of whole params sections: `-S model.embeddings=false` re-trains only the
-runs whose resolved model changes.
+Writes runs/<RUN>/resolved/train.json and runs/<RUN>/resolved/eval.json: the run's identity
+(`cips.resolve`). train@RUN and evaluate@RUN depend on these files instead of whole params sections:
+`-S model.embeddings=false` re-trains only the runs whose resolved model changes.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from cips.config import ConfigError
+from stages.entry import stage_main
 
 
-def main(argv: list[str] | None = None) -> int:
+def work(args) -> str:
     from cips.resolve import resolve_from_params
 
-    parser = argparse.ArgumentParser(prog="python -m stages.resolve", description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="an entry of runs: in params.yaml")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="project root")
-    args = parser.parse_args(argv)
-    try:
-        paths = resolve_from_params(args.run, args.params, args.root)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return "wrote " + ", ".join(str(p) for p in resolve_from_params(args.run, args.params, args.root))
 
+
+main = stage_main("stages.resolve", __doc__, work, arg="run", arg_help="an entry of runs: in params.yaml")
 
 if __name__ == "__main__":
     sys.exit(main())

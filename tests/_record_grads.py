@@ -11,8 +11,8 @@ import sys
 
 import torch
 
-from cips.config import load_params
 from cips.layout import Layout
+from cips.scale import load_params
 from cips.training import distributed as dist_utils
 from cips.training.loop import Trainer
 

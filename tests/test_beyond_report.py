@@ -14,16 +14,17 @@ from fixtures.toy import blob_images, write_lmdb
 from test_beyond_neighbours import PixelNet  # tests/ is on sys.path (pytest's rootdir import)
 from typer.testing import CliRunner
 
+from cips.beyond.figures import TITLES, load, meta_of
 from cips.beyond.subjects import choose
-from cips.config import ModelConfig, load_params, to_dict
+from cips.config import ModelConfig, to_dict
 from cips.layout import Layout
 from cips.metrics.features import open_images
 from cips.metrics.reference import compute_reference, save_bundle
 from cips.models import build_generator
-from cips.report.beyond import TITLES, load, meta_of
 from cips.report.figures import render_figures
 from cips.report.inputs import load_inputs
 from cips.report.page import build_report
+from cips.scale import load_params, project_layout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,7 @@ def test_stage_writes_every_figure_and_the_report_shows_them(project: Path, monk
 
     monkeypatch.chdir(project)
     assert stage.main(["--no-track"]) == 0
-    layout = Layout.of_project(project)
+    layout = project_layout(project)
     d = load(layout.report_data("beyond.npz"))
     meta = meta_of(d, "meta")
     assert meta["scale"] == "test" and meta["notes"] == {}
@@ -103,7 +104,7 @@ def test_missing_runs_are_noted_not_fatal(project: Path, monkeypatch: pytest.Mon
     from stages import beyond as stage
 
     monkeypatch.chdir(project)
-    layout = Layout.of_project(project)
+    layout = project_layout(project)
     layout.generator("fashion-patch-half").unlink()
     layout.reference_bundle("fashion").unlink()
     assert stage.main(["--no-track"]) == 0
@@ -184,7 +185,7 @@ def test_neighbours_command_reads_the_dataset_reference(project: Path):
     from cips.cli import app
 
     out = project / "nn.png"
-    generator = Layout.of_project(project).generator("fashion-cips")
+    generator = project_layout(project).generator("fashion-cips")
     result = CliRunner().invoke(app, ["neighbours", str(generator), "--dataset",
                                       "fashion", "--root", str(project), "--k", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cips.config import load_params, resolved_run
-from cips.training.loop import resume_signature
+from cips.resolve import resolved_run, resume_signature
+from cips.scale import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("budget_probe", ROOT / "scripts" / "budget_probe.py")

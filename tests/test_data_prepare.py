@@ -25,7 +25,7 @@ from cips.data.dataset import ImageLMDBDataset
 from cips.data.errors import DataError
 from cips.data.lmdb_io import content_hash, read_length, read_manifest
 from cips.data.prepare import prepare_dataset
-from cips.layout import Layout
+from cips.scale import project_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -286,7 +286,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
             },
         },
     )
-    layout = Layout.of_project(tmp_path)  # the test scale's folders
+    layout = project_layout(tmp_path)  # the test scale's folders
     done = _stage(tmp_path, "mini")
     assert done.returncode == 0, done.stderr
     assert "source images/s" in done.stderr
@@ -294,7 +294,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
     assert read_length(layout.lmdb("mini", 8)) == 6
 
     missing = _stage(tmp_path, "absent")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     lines = [ln for ln in missing.stderr.splitlines() if ln.strip()]
     assert lines[-1] == (
         "error: datasets.absent.source.path: data/sources/ffhq does not exist; "
@@ -304,7 +304,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
 
     unknown = _stage(tmp_path, "nope")
     assert (
-        unknown.returncode == 1 and "datasets.nope: no such dataset (known: absent, mini)" in unknown.stderr
+        unknown.returncode == 2 and "datasets.nope: no such dataset (known: absent, mini)" in unknown.stderr
     )
 
     _params_file(
@@ -312,7 +312,7 @@ def test_stage_writes_data_dataset_lmdb_and_errors_are_one_line(tmp_path):
         {"mini": {"source": {"kind": "folder", "path": "data/sources/mini"}, "resolutions": [16, -8]}},
     )
     bad = _stage(tmp_path, "mini")
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert (
         bad.stderr.strip()
         == "error: params.yaml: datasets.mini.resolutions[1]: -8 is not a positive number of pixels"
@@ -350,7 +350,7 @@ def test_cli_prepare_and_data_info(tmp_path, monkeypatch):
     assert "no manifest: an LMDB in the official CIPS layout" in info.output
 
     missing = runner.invoke(app, ["data", "info", "nowhere"])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
 
 
 @pytest.mark.skipif(

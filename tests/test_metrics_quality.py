@@ -12,10 +12,10 @@ from cips.metrics.quality import (
     frechet_distance,
     kid_from_features,
     make_protocol,
-    paper_protocol,
     prc_from_features,
     protocols_comparable,
 )
+from cips.report.tables import paper_protocol
 
 
 def _random_cov(rng, d):

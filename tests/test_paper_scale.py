@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cips.config import load_params
+from cips.scale import load_params
 
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
@@ -37,8 +37,8 @@ def test_official_protocol_is_one_setting():
     """`protocol: official`: the authors' data path (bilinear, JPEG 85) and FID against the first 50k reals."""
     import yaml
 
-    from cips.config import parse_params
     from cips.metrics.reference import select_indices
+    from cips.scale import parse_params
 
     data = yaml.safe_load(PAPER.read_text())
     ours = parse_params(data)

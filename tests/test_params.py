@@ -6,10 +6,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cips.config import ConfigError, load_params, parse_params
+from cips.config import ConfigError
 from cips.layout import Layout
 from cips.plan import SECTION, plan
-from cips.scale import MARKER, use_scale, with_plan
+from cips.scale import MARKER, load_params, parse_params, project_layout, use_scale, with_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,7 +98,7 @@ def test_cips_scale_small_switches_to_the_small_scale(tmp_path, monkeypatch):
     assert params.dvc["datasets"]["small-fashion"]["data"] == str(layout.data("fashion"))
     assert params.dvc["scale"] == {"small": {"runs": str(layout.runs), "reports": str(layout.reports),
                                              "spectra_data": str(layout.data("fashion"))}}
-    assert Layout.of_project(tmp_path).scale == "small"
+    assert project_layout(tmp_path).scale == "small"
     result = CliRunner().invoke(app, ["scale", "demo"])
     assert result.exit_code == 0 and load_params(tmp_path / "params.yaml").scale == "demo"
 
@@ -135,8 +135,8 @@ def test_layout_of_project_reads_the_scale_of_its_root(tmp_path, monkeypatch):
     scale_project(tmp_path / "small")
     use_scale("small", tmp_path / "small")
     monkeypatch.chdir(ROOT)  # the repository's params.yaml: the demo scale
-    assert Layout.of_project(tmp_path / "small").scale == "small"
-    assert Layout.of_project(tmp_path / "small").run("x") == tmp_path / "small/runs/small/x"
+    assert project_layout(tmp_path / "small").scale == "small"
+    assert project_layout(tmp_path / "small").run("x") == tmp_path / "small/runs/small/x"
     (tmp_path / "bare").mkdir()
     monkeypatch.chdir(tmp_path / "bare")
-    assert Layout.of_project(tmp_path / "bare").scale == "demo"  # no params.yaml: the demo's folders
+    assert project_layout(tmp_path / "bare").scale == "demo"  # no params.yaml: the demo's folders

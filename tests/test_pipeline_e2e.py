@@ -28,7 +28,7 @@ import yaml
 
 from cips.layout import Layout
 from cips.plan import stage_key
-from cips.scale import with_plan
+from cips.scale import project_layout, with_plan
 from cips.tracking import stage_name
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def scale_params(config: str) -> str:
 
 def expected_stages(params: dict) -> set[str]:
     """Every stage dvc.yaml makes of a scale's params: per dataset, per (run, seed), and per scale."""
-    from cips.config import parse_params
+    from cips.scale import parse_params
 
     loaded = parse_params(params)
     scale = loaded.scale
@@ -280,6 +280,27 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     again = sh(dvc + ["repro"], repo, env)
     assert "up to date" in again.stdout.lower() and "Running stage" not in again.stdout
 
+    # the published numbers are the report's alone: editing one re-runs report@ and nothing else
+    paper = repo / "cips" / "paper.py"
+    original = paper.read_text()
+    paper.write_text(original.replace('"cips": 4.38}', '"cips": 4.39}', 1))
+    assert paper.read_text() != original
+    again = sh(dvc + ["repro"], repo, env)
+    assert ran_stages(again.stdout) == {f"report@{scale}"}, again.stdout
+    paper.write_text(original)
+    sh(dvc + ["repro"], repo, env)
+
+    # another machine: a clone has no features (data/ is not in git), and another CPU or thread count may give
+    # them other last bits; reference@ computes them again and writes the same identity (reference.json,
+    # git-tracked), so no evaluation runs again
+    identity = {d: layout.reference_identity(d).read_bytes() for d in params["datasets"]}
+    for d in params["datasets"]:
+        layout.reference_bundle(d).unlink()
+        shutil.rmtree(layout.reference_cache(d))
+    again = sh(dvc + ["repro"], repo, {**env, "OMP_NUM_THREADS": "1"})
+    assert ran_stages(again.stdout) == {f"reference@{stage_key(scale, d)}" for d in params["datasets"]}, again.stdout
+    assert {d: layout.reference_identity(d).read_bytes() for d in params["datasets"]} == identity
+
     # editing one run's overrides re-runs only that run's chain and the stages that read the scale's runs/
     edited = yaml.safe_load((repo / "params.yaml").read_text())
     edited["runs"]["photos-cips"]["train"] = {"seed": 1}
@@ -410,7 +431,7 @@ def test_demo_data_are_prepared_with_networking_disabled(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     guarded, net_log = net_guard(tmp_path, env)
     datasets = yaml.safe_load((repo / "params.yaml").read_text())["datasets"]
-    layout = Layout.of_project(repo)
+    layout = project_layout(repo)
     assert layout.scale == "demo"
     for dataset in datasets:
         sh([sys.executable, "-m", "stages.prepare", dataset], repo, guarded)

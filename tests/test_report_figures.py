@@ -16,11 +16,11 @@ from cips.analysis.encodings import encodings_figure_data
 from cips.analysis.spectrum import SpectrumAccumulator, SpectrumParams, save_spectra
 from cips.config import ModelConfig
 from cips.files import save_npz_atomic, write_png
-from cips.layout import Layout
 from cips.models import build_generator
 from cips.report.cli import app
 from cips.report.figures import render_figures
 from cips.report.inputs import load_inputs
+from cips.scale import project_layout
 
 FIG_NAMES = ("fig3", "fig4", "fig5", "fig6", "fig7_spectra", "fig7_profile")
 
@@ -31,7 +31,7 @@ def write_encodings(root: Path) -> None:
     torch.manual_seed(0)
     base = build_generator(ModelConfig(**small)).eval()
     ne = build_generator(ModelConfig(**small, embeddings=False)).eval()
-    save_npz_atomic(Layout.of_project(root).report_data("encodings.npz"), encodings_figure_data(base, ne))
+    save_npz_atomic(project_layout(root).report_data("encodings.npz"), encodings_figure_data(base, ne))
 
 
 def write_spectra(root: Path, seeds: int = 1) -> None:
@@ -49,7 +49,7 @@ def write_spectra(root: Path, seeds: int = 1) -> None:
         results[name] = runs[0]
         if len(runs) > 1:
             per_seed[name] = runs
-    save_spectra(Layout.of_project(root).report_data("spectra.npz"), results, per_seed)
+    save_spectra(project_layout(root).report_data("spectra.npz"), results, per_seed)
 
 
 @pytest.fixture
@@ -58,14 +58,14 @@ def project(tmp_path: Path) -> Path:
     write_encodings(root)
     write_spectra(root)
     grid = np.random.default_rng(1).integers(0, 256, size=(67, 67, 3), dtype=np.uint8)
-    write_png(grid, Layout.of_project(root).eval_samples("fashion-cips"))
+    write_png(grid, project_layout(root).eval_samples("fashion-cips"))
     return root
 
 
 def test_figures_png_and_pdf(project: Path) -> None:
     made = render_figures(load_inputs(project / "params.yaml", project))
     assert set(FIG_NAMES) <= set(made) and "samples_fashion-cips" in made
-    figures = Layout.of_project(project).figures
+    figures = project_layout(project).figures
     for name in made:
         for ext in ("png", "pdf"):
             path = figures / f"{name}.{ext}"
@@ -82,7 +82,7 @@ def test_fig7_profile_draws_every_seed(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     write_spectra(root, seeds=3)
     inputs = load_inputs(root / "params.yaml", root)
-    ax = fig7_profile(inputs, load_spectra_npz(Layout.of_project(root).report_data("spectra.npz"))).axes[0]
+    ax = fig7_profile(inputs, load_spectra_npz(project_layout(root).report_data("spectra.npz"))).axes[0]
     styles = [line.get_linestyle() for line in ax.lines]
     assert styles.count("-") == 4 and styles.count("--") == 3 * 2
 
@@ -100,7 +100,7 @@ def test_missing_inputs_skip_figures(tmp_path: Path, caplog: pytest.LogCaptureFi
 def test_build_writes_page_linking_figures(project: Path) -> None:
     result = CliRunner().invoke(app, ["build", "--root", str(project), "--params", str(project / "params.yaml")])
     assert result.exit_code == 0, result.output
-    layout = Layout.of_project(project)
+    layout = project_layout(project)
     page = (layout.reports / "README.md").read_text()
     assert "DEMO scale (32x32" in page
     for n in range(1, 6):
@@ -119,7 +119,7 @@ def test_build_from_root_with_defaults(project: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(project)
     result = CliRunner().invoke(app, ["build"])
     assert result.exit_code == 0, result.output
-    layout = Layout.of_project(project)
+    layout = project_layout(project)
     assert (layout.reports / "README.md").is_file()
     assert (layout.figures / "fig4.png").is_file()
 
@@ -129,5 +129,5 @@ def test_build_without_any_input(tmp_path: Path) -> None:
     (root / "params.yaml").write_text((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     result = CliRunner().invoke(app, ["build", "--root", str(root), "--params", str(root / "params.yaml")])
     assert result.exit_code == 0, result.output
-    page = (Layout.of_project(root).reports / "README.md").read_text()
+    page = (project_layout(root).reports / "README.md").read_text()
     assert "Not available yet" in page and "not run at this scale" in page

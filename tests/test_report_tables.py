@@ -16,6 +16,7 @@ from cips.report.cli import app
 from cips.report.inputs import ScaleMismatch, load_inputs
 from cips.report.render import to_csv, to_markdown, to_rich, to_tex
 from cips.report.tables import MISSING, build_tables
+from cips.scale import project_layout
 
 REPO = Path(__file__).resolve().parents[1]
 INCEPTION = {
@@ -68,7 +69,7 @@ def fake_train(run: str, dataset: str, scale: str = "demo", step: int = 600) -> 
 def write_run(root: Path, run: str, metrics: dict | None, train: dict | None = None, *,
               scale: str | None = None) -> None:
     """The outputs of `run` where scale `scale` (default: the project's, as its params.yaml says) keeps them."""
-    d = (Layout(root, scale) if scale else Layout.of_project(root)).run(run)
+    d = (Layout(root, scale) if scale else project_layout(root)).run(run)
     d.mkdir(parents=True, exist_ok=True)
     if metrics is not None:
         (d / "metrics.json").write_text(json.dumps(metrics))
@@ -190,7 +191,7 @@ def test_cli_tables_formats_and_files(project: Path, fmt: str) -> None:
     assert result.exit_code == 0, result.output
     assert "41.25" in result.output
     for ext in ("md", "csv", "tex"):
-        assert (Layout.of_project(project).tables / f"table1.{ext}").is_file()
+        assert (project_layout(project).tables / f"table1.{ext}").is_file()
 
 
 def test_cli_runs_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

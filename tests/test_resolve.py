@@ -4,7 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from cips.config import parse_params, resolved_run
+from cips.resolve import resolved_run
+from cips.scale import parse_params
 
 TEST = Path(__file__).resolve().parents[1] / "configs" / "test.yaml"
 
@@ -41,3 +42,17 @@ def test_stylegan2_ignores_cips_keys_and_cips_ignores_stylegan2_keys():
 def test_eval_knob_changes_every_evaluation_and_no_training():
     c = changed(eval__n_generated=20)
     assert c["train"] == set() and c["eval"] == set(yaml.safe_load(TEST.read_text())["runs"])
+
+
+def test_resume_compares_the_runs_own_identity_only():
+    """A checkpoint agrees when every key of the run's identity matches; keys only the checkpoint stored
+    (another architecture's, or operational ones of an older signature) do not count, a changed one does."""
+    from cips.resolve import resume_mismatch, resume_signature
+
+    params = parse_params(yaml.safe_load(TEST.read_text()))
+    mine = resume_signature(params.run("fashion-cips"))
+    assert "model.channel_base" not in mine and "train.steps" not in mine and "model.width" in mine
+    stored = {**mine, "model.channel_base": 1, "train.log_every": 3}
+    assert resume_mismatch(mine, stored) == []
+    assert resume_mismatch(mine, {**stored, "model.width": mine["model.width"] + 1}) == ["model.width"]
+    assert resume_mismatch(mine, {k: v for k, v in stored.items() if k != "train.lr"}) == ["train.lr"]

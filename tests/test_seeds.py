@@ -10,9 +10,10 @@ import pytest
 import torch
 from test_training import layout, make_project
 
-from cips.config import load_params, resolved_run
 from cips.layout import Layout
 from cips.plan import plan
+from cips.resolve import resolved_run
+from cips.scale import load_params
 from cips.tracking import experiment_name, stage_name
 from cips.training import loop
 from cips.training.runner import Finished, train_from_params

@@ -1,8 +1,9 @@
-"""Every DVC stage declares, as dependencies, all of the project's code its command can import.
+"""Every DVC stage declares, as dependencies, exactly the project's code its command can import.
 
 The import graph is read statically (every `import` statement of a module, also inside functions), from the
-stage's entry module through the project's own modules; a module missing from a stage's `deps` would leave
-that stage's outputs stale when it is edited.
+stage's entry module through the project's own modules. A module missing from a stage's `deps` would leave
+that stage's outputs stale when it is edited; a module listed but never imported re-runs the stage (and every
+stage after it) for nothing, so both directions are checked. The project's own imports have no circles.
 """
 
 import ast
@@ -27,8 +28,9 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def imports_of(path: Path) -> set[str]:
-    """Project modules named by the import statements of one file (with their parent packages)."""
+def imports_of(path: Path, parents: bool = True) -> set[str]:
+    """Project modules named by the import statements of one file (with their parent packages, which
+    importing a module runs, unless `parents` is false)."""
     tree = ast.parse(path.read_text())
     package = ".".join(path.relative_to(REPO).with_suffix("").parts)
     if path.name == "__init__.py":
@@ -46,8 +48,8 @@ def imports_of(path: Path) -> set[str]:
                 mod = node.module or ""
             names.add(mod)
             names.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
-    out = set()
-    for name in names:
+    out = set(names)
+    for name in names if parents else ():
         parts = name.split(".")
         out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     return {n for n in out if module_file(n) is not None}
@@ -132,10 +134,69 @@ def uncovered(files: set[Path], deps: list[str]) -> list[str]:
     return missing
 
 
+def extra(files: set[Path], deps: list[str]) -> list[str]:
+    """Listed code the stage never imports: a listed file outside `files`, or a listed folder holding one."""
+    used = {f.relative_to(REPO).as_posix() for f in files}
+    out = []
+    for d in deps:
+        path = REPO / d
+        listed = [p.relative_to(REPO).as_posix() for p in sorted(path.rglob("*.py"))] if path.is_dir() else [d]
+        out.extend(f for f in listed if f not in used)
+    return out
+
+
 @pytest.mark.parametrize("name,cmd,deps", stages(), ids=[s[0] for s in stages()])
-def test_stage_declares_the_code_it_imports(name, cmd, deps):
-    missing = uncovered(closure(entry_module(cmd)), deps)
+def test_stage_declares_exactly_the_code_it_imports(name, cmd, deps):
+    files = closure(entry_module(cmd))
+    missing = uncovered(files, deps)
     assert not missing, f"dvc.yaml stage {name!r} does not list {missing}"
+    needless = extra(files, deps)
+    assert not needless, f"dvc.yaml stage {name!r} lists {needless}, which it never imports"
+
+
+def test_the_check_fails_on_a_listed_module_that_is_never_imported():
+    """cips/paper.py (the published numbers) is imported by the report only: listed for evaluate@ it is extra."""
+    name, cmd, deps = next(s for s in stages() if s[0].startswith("evaluate"))
+    files = closure(entry_module(cmd))
+    assert extra(files, deps) == [] and extra(files, [*deps, "cips/paper.py"]) == ["cips/paper.py"]
+    assert "cips/report/tables.py" in extra(files, [*deps, "cips/report"])
+
+
+def test_published_numbers_and_report_prose_reach_only_the_report_stage():
+    """Editing a published number (cips/paper.py) or the report's text (cips/report/) re-runs report@ only."""
+    for name, _cmd, deps in stages():
+        touches = [d for d in deps if d == "cips/paper.py" or d.startswith("cips/report")]
+        assert bool(touches) == name.startswith("report"), f"{name}: {touches}"
+
+
+def project_modules() -> list[str]:
+    return sorted(".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+                  for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py"))
+
+
+def cycles() -> list[list[str]]:
+    """Import circles among the project's modules, by the modules each one names (a package that imports its
+    submodules, which import one another, is not a circle)."""
+    graph = {m: imports_of(module_file(m), parents=False) - {m} for m in project_modules()}
+    found, state = [], {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = "open"
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == "open":
+                found.append(path[path.index(n):] + [n] if n in path else [m, n])
+            elif n not in state:
+                visit(n, [*path, n])
+        state[m] = "done"
+
+    for m in graph:
+        if m not in state:
+            visit(m, [m])
+    return found
+
+
+def test_the_project_imports_have_no_circles():
+    assert cycles() == []
 
 
 def test_the_check_sees_a_lazy_import_inside_a_function():

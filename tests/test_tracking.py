@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cips import tracking
-from cips.config import parse_params
+from cips.scale import parse_params
 
 
 def test_queued_experiment_copies_resolve_to_the_real_repository(tmp_path, monkeypatch):

@@ -15,9 +15,10 @@ import torch
 import yaml
 from fixtures.toy import blob_images, write_lmdb
 
-from cips.config import ConfigError, ModelConfig, from_dict, load_params
+from cips.config import ConfigError, ModelConfig, from_dict
 from cips.layout import Layout
 from cips.models import build_discriminator
+from cips.scale import load_params
 from cips.training import loop
 from cips.training.runner import train_from_params
 
@@ -130,6 +131,23 @@ def test_changed_params_start_from_scratch(tmp_path):
     train(tmp_path, steps=2)
     result = train(tmp_path, steps=2, lr=0.001)
     assert result.resumed_from is None and result.step == 2
+
+
+def test_an_edit_of_stylegan2_only_keeps_a_cips_checkpoint_resumable(tmp_path):
+    """model.channel_base is a StyleGAN2 key: a CIPS run's identity (cips.resolve) leaves it out, so an
+    interrupted CIPS run continues its checkpoint after the edit, while a CIPS key starts it again."""
+    train(tmp_path, steps=2)
+    path = make_project(tmp_path, steps=4)
+    params = yaml.safe_load(path.read_text())
+    params["model"]["channel_base"] *= 2
+    path.write_text(yaml.safe_dump(params))
+    resumed = train_from_params("toy-cips", path, tmp_path, track=False, progress=False)
+    assert resumed.resumed_from == 2 and resumed.step == 4
+    params["model"]["width"] *= 2
+    path.write_text(yaml.safe_dump(params))
+    layout(tmp_path).generator("toy-cips").unlink()  # finished at 4 steps: only a new identity trains again
+    again = train_from_params("toy-cips", path, tmp_path, track=False, progress=False)
+    assert again.resumed_from is None and again.step == 4
 
 
 def _stage(root: Path, *args: str) -> subprocess.Popen:

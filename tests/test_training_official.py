@@ -8,7 +8,8 @@ import torch
 from test_training import SIZE, layout, make_project
 
 from cips import coords
-from cips.config import ConfigError, load_params
+from cips.config import ConfigError
+from cips.scale import load_params
 from cips.training import loop
 
 

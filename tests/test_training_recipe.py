@@ -9,7 +9,7 @@ import yaml
 from test_training import SIZE, trainer  # tests/ is on sys.path (pytest's rootdir import)
 from torch import nn
 
-from cips.config import load_params
+from cips.scale import load_params
 from cips.training import loop
 from cips.training.ema import ema_beta, update_ema
 from cips.training.losses import lazy_adam_correction, r1_penalty

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from cips.console import fail
+
 
 def spectrum(
     images: Path = typer.Argument(..., help="image folder or LMDB"),
@@ -38,8 +40,7 @@ def spectrum(
         if plot is not None:
             plot_spectra({label: result}, plot)
     except (FileNotFoundError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        fail(err)
     typer.echo(
         json.dumps(
             {

@@ -143,10 +143,11 @@ def encodings_figure_data(base: torch.nn.Module, ne: torch.nn.Module | None = No
 def encodings_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage encodings: Figs. 3-6's data from the runs analysis.encodings names, written to
     reports/data/encodings.npz under project root `root`."""
-    from cips.config import ConfigError, load_params
+    from cips.config import ConfigError
     from cips.files import save_npz_atomic
     from cips.layout import Layout
     from cips.models.checkpoint import load_generator
+    from cips.scale import load_params
 
     params = load_params(params_path)
     layout = Layout(root, params.scale)

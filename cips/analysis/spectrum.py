@@ -265,12 +265,13 @@ def load_spectra(path: str | Path) -> dict[str, SpectrumResult]:
 def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage spectra: Fig. 7's spectra of the real images and of the runs analysis.spectra
     names, written to reports/data/spectra.npz under project root `root`."""
-    from cips.config import ConfigError, load_params
+    from cips.config import ConfigError
     from cips.layout import Layout
     from cips.metrics.features import iter_dataset, open_images
     from cips.models.checkpoint import load_generator
     from cips.runtime import resolve_device
     from cips.sampling import iter_generated
+    from cips.scale import load_params
 
     params = load_params(params_path)
     layout = Layout(root, params.scale)

@@ -57,7 +57,7 @@ def _write(fig, out: Path) -> None:
 
 def _run(out: Path, make: Callable[[], dict[str, np.ndarray]], figure: str) -> None:
     """Compute one figure's arrays, draw it into `out`, print its measurements."""
-    from cips.report.beyond import DRAW, meta_of
+    from cips.beyond.figures import DRAW, meta_of
 
     if out.suffix.lower() not in (".png", ".pdf"):
         _fail(f"--out: {out} must end in .png or .pdf")
@@ -145,9 +145,9 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
                    truncation: float = TRUNCATION, device: str = DEVICE) -> None:
     """Fig. 18: the training images nearest to generated samples in Inception feature space."""
     from cips.beyond import neighbours, sections
-    from cips.layout import Layout
     from cips.metrics.features import load_inception
     from cips.runtime import resolve_device
+    from cips.scale import project_layout
 
     if (dataset is None) == (real is None):
         raise typer.BadParameter("give --dataset NAME or --real PATH (one of them)")
@@ -157,7 +157,7 @@ def neighbours_cmd(checkpoint: Path = CKPT, out: Path = OUT,
         src = _source(checkpoint, truncation, device)
         net = load_inception(resolve_device(device))
         if dataset is not None:
-            layout = Layout.of_project(root)
+            layout = project_layout(root)
             train = neighbours.reference_features(layout.reference_bundle(dataset), layout.lmdb(dataset, src.g.size),
                                                   src.g.size)
         else:

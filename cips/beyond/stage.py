@@ -14,9 +14,10 @@ def beyond_from_params(params_path: str | Path = "params.yaml", root: str | Path
     """Compute (`cips.beyond.sections.compute`), write `out` (default reports/data/beyond.npz under project root
     `root`), and log the figures to MLflow unless `track` is False."""
     from cips.beyond.sections import compute
-    from cips.config import EvalConfig, from_dict, load_params
+    from cips.config import EvalConfig, from_dict
     from cips.files import save_npz_atomic
     from cips.layout import Layout
+    from cips.scale import load_params
 
     root = Path(root)
     params = load_params(params_path)
@@ -30,11 +31,11 @@ def beyond_from_params(params_path: str | Path = "params.yaml", root: str | Path
 
 def log_to_mlflow(data: dict[str, np.ndarray], used: dict, scale: str, root: Path) -> None:
     """Each figure as an artifact of every training run it shows (runs without an MLflow id are skipped)."""
-    from cips.report.beyond import SECTION, figures_of
+    from cips.beyond.figures import SECTION, figures_of
+    from cips.draw import scale_prefix
     from cips.tracking import log_figures
 
-    prefix = "" if scale == "paper" else f"{scale.upper()} scale, not comparable with the paper. "
-    figures = figures_of(data, prefix)
+    figures = figures_of(data, scale_prefix(scale, comparable=scale == "paper"))
     by_run: dict[str, dict] = {}
     for key, sources in used.items():
         names = {n: f for n, f in figures.items() if n == SECTION[key] or n.startswith(SECTION[key] + "_")}

@@ -9,12 +9,8 @@ from pathlib import Path
 import typer
 
 from cips.config import ConfigError
+from cips.console import fail
 from cips.data.errors import DataError
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def describe_lmdb(path: Path, verify: bool = False) -> str:
@@ -55,7 +51,7 @@ def register(app: typer.Typer) -> None:
         try:
             prepare_from_params(dataset, params, out, workers)
         except (ConfigError, DataError) as err:
-            _fail(err)
+            fail(err)
 
     data_app = typer.Typer(help="Inspect image LMDBs.", no_args_is_help=True)
 
@@ -83,6 +79,6 @@ def register(app: typer.Typer) -> None:
             for env in envs:
                 typer.echo(describe_lmdb(env, verify))
         except DataError as err:
-            _fail(err)
+            fail(err)
 
     app.add_typer(data_app, name="data")

@@ -216,8 +216,8 @@ def prepare_from_params(
 ) -> PrepareResult:
     """The work of stage prepare@<dataset>: entry `dataset` of params.yaml into `out` (default
     data/<dataset>/lmdb under project root `root`, which relative source paths are read from too)."""
-    from cips.config import load_params
     from cips.layout import Layout
+    from cips.scale import load_params
 
     loaded = load_params(params)
     cfg = loaded.dataset(dataset)

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+from cips.console import fail
 
 
 def _eval_config(params_path: Path, overrides: dict):
     """The base `eval:` section of params.yaml (defaults when there is no params.yaml), with overrides."""
-    from cips.config import EvalConfig, from_dict, load_params
+    from cips.config import EvalConfig, from_dict
+    from cips.scale import load_params
 
     base = {}
     if params_path.is_file():
@@ -50,8 +48,8 @@ def evaluate(
     """FID, KID and precision/recall of a checkpoint's EMA generator, with their protocol, as JSON."""
     from cips.config import ConfigError
     from cips.files import write_json_atomic, write_png
-    from cips.layout import Layout
     from cips.metrics.evaluate import evaluate_checkpoint
+    from cips.scale import project_layout
 
     try:
         cfg = _eval_config(
@@ -69,9 +67,9 @@ def evaluate(
             raise ValueError(f"--embedding-sampling: {embedding_sampling!r} is not 'exact' or 'official'")
         result = evaluate_checkpoint(checkpoint, dataset, cfg, root=root, real=real, png_dir=png_dir,
                                      embedding_sampling=embedding_sampling,
-                                     scale=Layout.of_project(root, params).scale)
+                                     scale=project_layout(root, params).scale)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        _fail(str(err))
+        fail(str(err))
     text = json.dumps(result.metrics, indent=2)
     if out is not None:
         write_json_atomic(result.metrics, out)
@@ -119,7 +117,7 @@ def fid(
         a, b = open_images(path_a), open_images(path_b)
         out = compare_sets(a, b, kid=kid, prc=prc, cfg=cfg, names=(str(path_a), str(path_b)))
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(json.dumps(out, indent=2))
 
 

@@ -28,7 +28,7 @@ from cips.metrics.features import (
     load_vgg16,
     prc_network_choice,
 )
-from cips.metrics.reference import Reference, get_reference, save_bundle
+from cips.metrics.reference import Reference, get_reference, save_bundle, save_identity
 from cips.models.checkpoint import torch_load_data
 from cips.runtime import resolve_device
 from cips.sampling import generation_seeds, iter_generated
@@ -314,8 +314,9 @@ def reference_requests(params, dataset: str) -> list[tuple[int, EvalConfig]]:
 def build_references(
     params, dataset: str, root: str | Path = ".", progress: bool = True
 ) -> tuple[list[Reference], Path]:
-    """Compute (or take from the cache) every reference of `dataset`, and bundle them into
-    data/<dataset>/fid_ref.npz under project root `root`, the file the evaluate stages depend on."""
+    """Compute (or take from the cache) every reference of `dataset`, bundle them into
+    data/<dataset>/fid_ref.npz under project root `root`, and write what defines them to
+    data/<dataset>/reference.json, the file the evaluate stages depend on. Returns (references, bundle)."""
     layout = Layout(root, params.scale)
     refs = []
     cache: dict[tuple, tuple[FeatureNetwork, FeatureNetwork]] = {}
@@ -344,13 +345,15 @@ def build_references(
             selection=cfg.real_selection,
         )
         refs.append(ref)
-    return refs, save_bundle(refs, layout.reference_bundle(dataset))
+    bundle = save_bundle(refs, layout.reference_bundle(dataset))
+    save_identity(refs, layout.reference_identity(dataset))
+    return refs, bundle
 
 
 def references_from_params(dataset: str, params_path: str | Path = "params.yaml", root: str | Path = ".",
                            progress: bool = True) -> tuple[list[Reference], Path]:
     """The work of stage reference@<dataset>: every reference of the dataset, bundled."""
-    from cips.config import load_params
+    from cips.scale import load_params
 
     params = load_params(params_path)
     params.dataset(dataset)  # one line naming an unknown dataset
@@ -427,7 +430,7 @@ def evaluate_from_params(run: str, params_path: str | Path = "params.yaml", root
                          track: bool = True, progress: bool = True) -> EvalResult:
     """The work of stage evaluate@<run>: score the run's EMA generator, write runs/<run>/metrics.json and
     eval_samples.png, and log both into the run's MLflow training run."""
-    from cips.config import load_params
+    from cips.scale import load_params
 
     params = load_params(params_path)
     layout = Layout(root, params.scale)

@@ -23,7 +23,6 @@ from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from cips import paper
 from cips.metrics import inception
 from cips.sampling import QUANTISATION
 
@@ -204,38 +203,3 @@ def check_comparable(a: dict, b: dict) -> None:
     ok, reasons = protocols_comparable(a, b)
     if not ok:
         raise ProtocolMismatch("metric values measured under different protocols: " + "; ".join(reasons))
-
-
-def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = paper.RESOLUTION) -> dict:
-    """The protocol of the paper's published numbers (Tables 1-3, 5: FID with 50k samples against the
-    real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real`: the real images used,
-    all of the dataset by the paper's text; the official calculate_fid.py caps them at its sample count."""
-    if metric == "prc":
-        network = {
-            "feature_network": "vgg16",
-            "feature_layer": "fc2_relu",
-            "resize": "tf1-bilinear(align_corners=False) to 224x224",
-            "normalisation": "ImageNet mean/std",
-            "feature_weights": {"source": "published (Kynkaanniemi et al. VGG16)", "sha256": None},
-        }
-    else:
-        network = {
-            "feature_network": inception.NETWORK,
-            "feature_layer": inception.FEATURE_LAYER,
-            "resize": inception.RESIZE,
-            "normalisation": inception.NORMALISATION,
-            "feature_weights": {"source": "published (TF 2015-12-05 Inception)", "sha256": None},
-        }
-    return make_protocol(
-        metric,
-        dataset=dataset,
-        resolution=resolution,
-        n_generated=paper.N_GENERATED,
-        n_real=n_real,
-        network=network,
-        kid_subsets=100,
-        kid_subset_size=1000,
-        prc_k=paper.PRC_K,
-        generated="published",
-        real="all real images",
-    )

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from cips.files import save_npz_atomic
+from cips.files import save_npz_atomic, write_bytes_atomic
 from cips.metrics.features import FeatureNetwork, extract, iter_dataset, open_images
 from cips.sampling import QUANTISATION
 
@@ -146,6 +146,17 @@ def save_bundle(refs: list[Reference], path: str | Path) -> Path:
     path = Path(path)
     save_npz_atomic(path, arrays)
     return path
+
+
+def save_identity(refs: list[Reference], path: str | Path) -> Path:
+    """What defines the references of a bundle, without their features: {key: settings} as sorted JSON.
+
+    The features differ in their last bits between CPUs (and thread counts); these settings do not. Stage
+    evaluate depends on this file, git-tracked, rather than on the bundle, so a clone on another machine
+    recomputes the bundle without re-scoring every model, while another protocol, count, network or image set
+    changes a key here and re-scores them."""
+    text = json.dumps({r.key: r.settings for r in refs}, indent=2, sort_keys=True) + "\n"
+    return write_bytes_atomic(text.encode(), path)
 
 
 def _load_arrays(z, prefix: str = "") -> Reference:

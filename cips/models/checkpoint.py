@@ -1,8 +1,12 @@
 """Checkpoint files: one dict, written atomically, readable by every stage.
 
-Keys: ``format`` ("cips-repro/1"), ``model`` (the ModelConfig as a dict), ``g_ema`` (state dict of the
-evaluated generator); training adds ``g``, ``d``, ``g_opt``, ``d_opt``, ``step``, ``rng``, ``run``
-(the resolved run config), ``mlflow_run_id``. Imported official checkpoints carry the first three.
+Every file holds ``format`` ("cips-repro/1"), ``model`` (the ModelConfig as a dict) and ``g_ema`` (state dict
+of the evaluated generator); imported official checkpoints carry only these.
+- A training checkpoint (runs/<run>/checkpoint.pt) adds ``g``, ``d``, ``g_opt``, ``d_opt``, ``step``,
+  ``seen_img``, ``wall_time_s``, ``rng``, ``run`` (the run's config), ``signature`` (what resume compares,
+  `cips.resolve.resume_signature`), ``curve``, ``curve_seconds``, ``scale``, ``mlflow_run_id``, ``dvc_exp_name``.
+- A finished run's generator.pt adds ``step``, ``scale``, ``mlflow_run_id``, ``resolved`` (the train identity
+  it was trained from, `cips.resolve.resolved_run`) and ``train_info`` (its train.json).
 """
 
 from __future__ import annotations

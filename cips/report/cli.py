@@ -6,6 +6,8 @@ import logging
 
 import typer
 
+from cips.console import fail
+
 app = typer.Typer(help="Tables and figures of the CIPS reproduction.", no_args_is_help=True)
 
 PARAMS = typer.Option("params.yaml", "--params", help="params.yaml to read (relative: to --root if not here)")
@@ -14,21 +16,16 @@ SCALE = typer.Option(None, "--scale", help="demo | small | paper | test (default
                                            "scale reads configs/<scale>.yaml and its own runs/ and reports/)")
 
 
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", err=True)
-    raise typer.Exit(2)
-
-
 def _inputs(params: str, root: str, scale: str | None):
-    from cips.config import ConfigError
+    from cips.config import SCALES, ConfigError
     from cips.report.inputs import ScaleMismatch, load_inputs
 
-    if scale is not None and scale not in ("demo", "small", "paper", "test"):
-        _fail(ValueError(f"--scale {scale!r}: one of demo, small, paper, test"))
+    if scale is not None and scale not in SCALES:
+        fail(ValueError(f"--scale {scale!r}: one of {', '.join(SCALES)}"))
     try:
         return load_inputs(params, root, scale)
     except (ConfigError, ScaleMismatch, ValueError) as err:
-        _fail(err)
+        fail(err)
 
 
 def _console():
@@ -49,7 +46,7 @@ def claims(
     from cips.report.claims import all_claims, to_json, to_markdown
 
     if fmt not in ("md", "json"):
-        _fail(ValueError(f"--format {fmt!r}: one of md, json"))
+        fail(ValueError(f"--format {fmt!r}: one of md, json"))
     inputs = _inputs(params, root, scale)
     found = all_claims(inputs)
     typer.echo(to_json(found) if fmt == "json" else to_markdown(found, inputs.scale), nl=False)
@@ -68,9 +65,9 @@ def tables(
     from cips.report.tables import TABLES, build_tables
 
     if fmt not in FORMATS:
-        _fail(ValueError(f"--format {fmt!r}: one of {', '.join(FORMATS)}"))
+        fail(ValueError(f"--format {fmt!r}: one of {', '.join(FORMATS)}"))
     if table is not None and table not in TABLES:
-        _fail(ValueError(f"--table {table}: one of {', '.join(map(str, TABLES))}"))
+        fail(ValueError(f"--table {table}: one of {', '.join(map(str, TABLES))}"))
     inputs = _inputs(params, root, scale)
     built = build_tables(inputs, (table,) if table else TABLES)
     console = _console()
@@ -115,7 +112,7 @@ def runs(
     try:
         frame = search(root, experiment)
     except TrackingError as err:
-        _fail(err)
+        fail(err)
     if frame.empty:
         typer.echo("no MLflow runs")
         return
@@ -131,7 +128,7 @@ def compare(a: str = typer.Argument(..., help="run name or id"), b: str = typer.
     try:
         table = compare_table(search(root), a, b)
     except TrackingError as err:
-        _fail(err)
+        fail(err)
     _console().print(table)
 
 

@@ -8,25 +8,21 @@ paper's.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # the object API: no backend to select at import, no global state
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from cips.files import write_bytes_atomic
-from cips.report.inputs import ReportInputs  # noqa: E402
+from cips.draw import caption, save, scale_prefix
+from cips.report.inputs import ReportInputs
 
 log = logging.getLogger("cips.report")
 
 ENCODING_NAMES = {"fourier": "Fourier features", "embeddings": "coordinate embeddings"}
 FIG7_ORDER = ("real", "CIPS-base", "CIPS-NE", "StyleGAN2")
-FORMATS = ("png", "pdf")
 
 
 def figures_dir(inputs: ReportInputs) -> Path:
@@ -37,29 +33,9 @@ def data_path(inputs: ReportInputs, name: str) -> Path:
     return inputs.layout.report_data(name)
 
 
-def scale_prefix(inputs: ReportInputs) -> str:
-    return "" if inputs.comparable_scale else f"{inputs.scale.upper()} scale, not comparable with the paper. "
-
-
-def save(fig: Figure, directory: Path, name: str) -> list[Path]:
-    """`name`.png and `name`.pdf, each written atomically (temporary file, then rename)."""
-    paths = []
-    for fmt in FORMATS:
-        buf = io.BytesIO()
-        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-        fig.savefig(buf, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
-        paths.append(write_bytes_atomic(buf.getvalue(), directory / f"{name}.{fmt}"))
-    return paths
-
-
-def caption(fig: Figure, ax, title: str, text: str, above: float = 0.45, below: float = 0.12) -> None:
-    """Title `above` inches over and caption `below` inches under the axes `ax` (centred on the figure), so
-    no empty band separates them from the plot whatever its aspect."""
-    base = blended_transform_factory(fig.transFigure, ax.transAxes)
-    fig.text(0.5, 1.0, title, fontsize=11, ha="center", va="bottom",
-             transform=base + ScaledTranslation(0, above, fig.dpi_scale_trans))
-    fig.text(0.5, 0.0, textwrap.fill(text, 110), fontsize=7.5, ha="center", va="top",
-             transform=base + ScaledTranslation(0, -below, fig.dpi_scale_trans))
+def prefix_of(inputs: ReportInputs) -> str:
+    """The scale sentence opening the captions of `inputs`' scale."""
+    return scale_prefix(inputs.scale, inputs.comparable_scale)
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
@@ -104,7 +80,7 @@ def fig3(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
                                                            ("fig3/ne_mean_style", "CIPS-NE")) if key in z]
     if not panels:
         return None
-    text = (f"{scale_prefix(inputs)}The image of the mean style w (mean of the mapping network's output), noise "
+    text = (f"{prefix_of(inputs)}The image of the mean style w (mean of the mapping network's output), noise "
             f"off; {encodings_source(inputs)}.")
     return image_row("Fig. 3: images of the mean style", panels, text)
 
@@ -117,7 +93,7 @@ def fig4(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
     panels = [(ENCODING_NAMES[n], z[f"fig4/{n}_spectrum"]) for n in names]
     high = ", ".join(f"{ENCODING_NAMES[n]} {float(z[f'fig4/{n}_high_freq']):.1%}" for n in names
                      if f"fig4/{n}_high_freq" in z)
-    text = (f"{scale_prefix(inputs)}Magnitude spectra of the positional encodings of CIPS-base "
+    text = (f"{prefix_of(inputs)}Magnitude spectra of the positional encodings of CIPS-base "
             f"({encodings_source(inputs)}): per-channel 2-D FFT over the training grid, channel mean removed, "
             f"shifted (DC at the centre), |F| averaged over channels, log10; one colour scale (1st-99.9th "
             f"percentile of both). Share of power beyond half the Nyquist radius: {high or 'n/a'}.")
@@ -134,7 +110,7 @@ def fig5(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
         var = z.get(f"fig5/{n}_variance")
         share = f"\n(explained variance {', '.join(f'{v:.0%}' for v in var)})" if var is not None else ""
         panels.append((ENCODING_NAMES[n] + share, np.clip(z[f"fig5/{n}_pca"], 0, 1)))
-    text = (f"{scale_prefix(inputs)}First three principal components of each pixel's encoding vector shown as "
+    text = (f"{prefix_of(inputs)}First three principal components of each pixel's encoding vector shown as "
             f"RGB (each component scaled between its 1st and 99th percentile); {encodings_source(inputs)}.")
     return image_row("Fig. 5: PCA of the positional encodings", panels, text)
 
@@ -145,7 +121,7 @@ def fig6(inputs: ReportInputs, z: dict[str, np.ndarray]) -> Figure | None:
     panels = [(label, to_unit(z[key])) for key, label in keys if key in z]
     if not panels:
         return None
-    text = (f"{scale_prefix(inputs)}One image of CIPS-base (one latent, seed {encodings_seed(inputs)}, noise "
+    text = (f"{prefix_of(inputs)}One image of CIPS-base (one latent, seed {encodings_seed(inputs)}, noise "
             f"off) rendered normally and with each positional encoding set to zero; {encodings_source(inputs)}.")
     return image_row("Fig. 6: the role of each encoding", panels, text)
 
@@ -173,7 +149,7 @@ def spectra_text(inputs: ReportInputs, s: dict) -> str:
     spec = inputs.params.analysis.spectra
     runs = ", ".join(f"{k} = {getattr(spec, k)}" for k in ("base", "ne", "stylegan2") if spec and getattr(spec, k))
     params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-    return (f"{scale_prefix(inputs)}{s['caption']} Images per set: {counts}. Real images: dataset "
+    return (f"{prefix_of(inputs)}{s['caption']} Images per set: {counts}. Real images: dataset "
             f"{spec.dataset if spec else '?'}; runs: {runs or 'n/a'}. Settings: {params}.")
 
 
@@ -236,7 +212,7 @@ def samples_figure(inputs: ReportInputs, run: str, path: Path) -> Figure:
     ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
     fid = (out.metrics or {}).get("fid")
-    text = (f"{scale_prefix(inputs)}Uncurated samples of run {run} ({cfg.model.arch}, dataset {cfg.dataset}, "
+    text = (f"{prefix_of(inputs)}Uncurated samples of run {run} ({cfg.model.arch}, dataset {cfg.dataset}, "
             f"{cfg.model.size}x{cfg.model.size}), EMA generator"
             + (f" at step {step}" if step is not None else "")
             + f", truncation {cfg.eval.truncation:g}, the first {cfg.eval.grid} of the evaluation's samples"
@@ -319,7 +295,7 @@ def learning_curves(inputs: ReportInputs) -> Figure | None:
     n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in members})
     bands = " Runs with several seeds: the mean, and a band from the lowest to the highest seed." if any(
         len(s) > 1 for s in groups.values()) else ""
-    text = (f"{scale_prefix(inputs)}FID of the EMA generator measured during training: "
+    text = (f"{prefix_of(inputs)}FID of the EMA generator measured during training: "
             f"{'/'.join(map(str, n)) or '?'} samples against as many real images, so biased upwards; the "
             f"evaluate stage scores the final model at the scale's protocol. One panel per table and dataset; "
             f"a run feeding several tables appears in each.{bands}")

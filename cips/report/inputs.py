@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cips.config import Params, load_params
-from cips.layout import Layout
+from cips.config import Params
+from cips.layout import Layout, scale_config
+from cips.scale import load_params
 
 
 class ScaleMismatch(ValueError):
@@ -103,8 +104,8 @@ def load_inputs(params_path: str | Path = "params.yaml", root: str | Path = ".",
     if not path.is_absolute() and not path.is_file() and (root / path).is_file():
         path = root / path
     params = load_params(path)
-    if scale is not None and scale != params.scale and (root / "configs" / f"{scale}.yaml").is_file():
-        params = load_params(root / "configs" / f"{scale}.yaml")
+    if scale is not None and scale != params.scale and scale_config(root, scale).is_file():
+        params = load_params(scale_config(root, scale))
     scale = scale or params.scale
     runs = {name: read_run(root, name, scale) for name in params.members()}
     check_scale(runs, scale, root)

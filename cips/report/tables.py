@@ -106,11 +106,47 @@ def describe_protocol(p: dict | None) -> str:
     return f"{p.get('n_generated')} gen / {p.get('n_real')} real, {p.get('resolution')}px, {net}"
 
 
+def paper_protocol(metric: str, dataset: str, n_real: int, resolution: int = pub.RESOLUTION) -> dict:
+    """The protocol of the paper's published numbers (Tables 1-3, 5: FID with 50k samples against the
+    real images; Table 2: precision/recall with k = 3 on VGG16 features). `n_real`: the real images used,
+    all of the dataset by the paper's text; the official calculate_fid.py caps them at its sample count."""
+    from cips.metrics import inception
+    from cips.metrics.quality import make_protocol
+
+    if metric == "prc":
+        network = {
+            "feature_network": "vgg16",
+            "feature_layer": "fc2_relu",
+            "resize": "tf1-bilinear(align_corners=False) to 224x224",
+            "normalisation": "ImageNet mean/std",
+            "feature_weights": {"source": "published (Kynkaanniemi et al. VGG16)", "sha256": None},
+        }
+    else:
+        network = {
+            "feature_network": inception.NETWORK,
+            "feature_layer": inception.FEATURE_LAYER,
+            "resize": inception.RESIZE,
+            "normalisation": inception.NORMALISATION,
+            "feature_weights": {"source": "published (TF 2015-12-05 Inception)", "sha256": None},
+        }
+    return make_protocol(
+        metric,
+        dataset=dataset,
+        resolution=resolution,
+        n_generated=pub.N_GENERATED,
+        n_real=n_real,
+        network=network,
+        kid_subsets=100,
+        kid_subset_size=1000,
+        prc_k=pub.PRC_K,
+        generated="published",
+        real="all real images",
+    )
+
+
 def published_protocol(metric: str, dataset: str, ours: dict | None, run: RunConfig | None) -> dict:
     """The protocol of a published number: 50k generated at 256px against every real image (VGG16 for
     precision/recall). Its real count is ours when we also used every image, else unknown."""
-    from cips.metrics.quality import paper_protocol
-
     every = ours is not None and run is not None and run.eval.n_real is None
     p = paper_protocol(metric, dataset, int(ours["n_real"]) if every else 0)
     if not every:

@@ -16,8 +16,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cips.config import load_params, resolved_run
 from cips.layout import Layout
+from cips.resolve import resolved_run
+from cips.scale import load_params
 
 log = logging.getLogger(__name__)
 STAGES = ("resolve", "train", "evaluate")

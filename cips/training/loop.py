@@ -27,11 +27,12 @@ import torch
 from tqdm import tqdm
 
 from cips import coords
-from cips.config import OPERATIONAL_TRAIN_KEYS, RunConfig, flatten, to_dict
+from cips.config import RunConfig, to_dict
 from cips.images import grid_image
 from cips.layout import CHECKPOINT
 from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
+from cips.resolve import resume_mismatch, resume_signature
 from cips.runtime import resolve_device
 from cips.training import distributed as dist_utils
 from cips.training.data import RealImages, step_generator
@@ -40,9 +41,6 @@ from cips.training.losses import d_logistic, g_nonsaturating, lazy_adam_correcti
 
 log = logging.getLogger(__name__)
 
-# A checkpoint stays resumable across operational keys, across train.steps (a longer run continues it) and
-# across the learning curve's settings (they measure the run, they do not change it).
-OPERATIONAL_KEYS = ("train.steps", "train.eval_every", "train.eval_n", *(f"train.{k}" for k in OPERATIONAL_TRAIN_KEYS))
 
 
 class TrainingDiverged(RuntimeError):
@@ -75,12 +73,6 @@ def r1_gamma(run: RunConfig) -> float:
     if run.train.r1_gamma is not None:
         return run.train.r1_gamma
     return 0.0002 * run.model.size**2 / run.train.batch
-
-
-def resume_signature(run: RunConfig) -> dict:
-    """What a checkpoint must agree on to be continued: the run minus operational keys."""
-    flat = flatten({"dataset": run.dataset, "model": to_dict(run.model), "train": to_dict(run.train)})
-    return {k: v for k, v in flat.items() if k not in OPERATIONAL_KEYS}
 
 
 def check_run(run: RunConfig, world_size: int = 1) -> None:
@@ -195,8 +187,7 @@ class Trainer:
         if ckpt.get("format") != FORMAT or "g" not in ckpt or "signature" not in ckpt:
             log.warning("%s: not a training checkpoint of this project; training from scratch", self.checkpoint_path)
             return None
-        mine = resume_signature(self.cfg)
-        changed = sorted(k for k in set(mine) | set(ckpt["signature"]) if mine.get(k) != ckpt["signature"].get(k))
+        changed = resume_mismatch(resume_signature(self.cfg), ckpt["signature"])
         if changed:
             log.info("%s: params changed (%s); training from scratch", self.checkpoint_path, ", ".join(changed[:5]))
             return None

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from cips.config import load_params
+from cips.scale import load_params
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,11 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
                       progress: bool = True):
     """Train run `run`; returns the TrainResult (train.json and generator.pt are written by rank 0), or
     Finished when runs/<run>/generator.pt already holds the run."""
-    from cips.config import resolved_run
     from cips.data.dataset import resolve_lmdb
     from cips.data.errors import DataError
     from cips.files import write_json_atomic
     from cips.layout import Layout
+    from cips.resolve import resolved_run
     from cips.training.loop import train
 
     params = load_params(params_path)
