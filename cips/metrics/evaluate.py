@@ -20,7 +20,7 @@ from torchvision.utils import make_grid
 from cips.config import EvalConfig
 from cips.files import write_bytes_atomic, write_json_atomic, write_png  # noqa: F401 (re-exported)
 from cips.layout import Layout
-from cips.metrics import quality
+from cips.metrics import registry
 from cips.metrics.features import (
     FeatureNetwork,
     extract,
@@ -84,21 +84,9 @@ def score(
     inc: FeatureNetwork,
     prc_net: FeatureNetwork,
 ) -> dict[str, float]:
-    """FID, KID, precision, recall of generated features against a reference."""
-    g = generated[inc.name]
-    kid, kid_std = quality.kid_from_features(
-        g, ref.features[inc.name], cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
-    )
-    precision, recall = quality.prc_from_features(
-        generated[prc_net.name], ref.features[prc_net.name], cfg.prc_k
-    )
-    return {
-        "fid": quality.fid_from_features(g, ref.fid_stats(inc.name)),
-        "kid": kid,
-        "kid_std": kid_std,
-        "precision": precision,
-        "recall": recall,
-    }
+    """Every registered metric (FID, KID, precision, recall) of generated features against a reference."""
+    return registry.compute(generated, ref.features, cfg, {"inception": inc.name, "prc": prc_net.name},
+                            real_stats=ref.fid_stats)
 
 
 def protocols(
@@ -113,29 +101,16 @@ def protocols(
     seeds: dict,
     generated: str,
 ) -> dict[str, dict]:
-    common = dict(
-        dataset=dataset,
-        resolution=resolution,
-        n_generated=n_generated,
-        n_real=ref.n_real,
-        truncation=cfg.truncation,
-        seeds=seeds,
-        generated=generated,
-        real=ref.settings["selection"],
-    )
-    kid_size = quality.kid_subset_size(n_generated, ref.n_real, cfg.kid_subset_size)
     note = (
         ""
         if prc_net.name == "vgg16"
         else "VGG16 weights not present: precision/recall on Inception pool features (the paper uses VGG16)"
     )
-    return {
-        "fid": quality.make_protocol("fid", network=inc.protocol(), **common),
-        "kid": quality.make_protocol(
-            "kid", network=inc.protocol(), kid_subsets=cfg.kid_subsets, kid_subset_size=kid_size, **common
-        ),
-        "prc": quality.make_protocol("prc", network=prc_net.protocol(), prc_k=cfg.prc_k, note=note, **common),
-    }
+    return registry.protocols(
+        cfg, {"inception": inc.protocol(), "prc": prc_net.protocol()}, n_generated, ref.n_real,
+        notes={"prc": note}, dataset=dataset, resolution=resolution, truncation=cfg.truncation, seeds=seeds,
+        generated=generated, real=ref.settings["selection"],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,30 +244,14 @@ def compare_sets(
     common = dict(
         dataset=names[1],
         resolution=res_a if res_a == res_b else -1,
-        n_generated=len(a),
-        n_real=len(b),
         truncation=cfg.truncation,
         generated=names[0],
         real=names[1],
     )
-    out = {"fid": quality.fid_from_features(fa[inc.name], fb[inc.name])}
-    protos = {"fid": quality.make_protocol("fid", network=inc.protocol(), **common)}
-    if kid:
-        out["kid"], out["kid_std"] = quality.kid_from_features(
-            fa[inc.name], fb[inc.name], cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
-        )
-        protos["kid"] = quality.make_protocol(
-            "kid",
-            network=inc.protocol(),
-            kid_subsets=cfg.kid_subsets,
-            kid_subset_size=quality.kid_subset_size(len(a), len(b), cfg.kid_subset_size),
-            **common,
-        )
-    if prc:
-        out["precision"], out["recall"] = quality.prc_from_features(
-            fa[prc_net.name], fb[prc_net.name], cfg.prc_k
-        )
-        protos["prc"] = quality.make_protocol("prc", network=prc_net.protocol(), prc_k=cfg.prc_k, **common)
+    metrics = ("fid", *(("kid",) if kid else ()), *(("prc",) if prc else ()))
+    out = registry.compute(fa, fb, cfg, {"inception": inc.name, "prc": prc_net.name}, metrics)
+    protos = registry.protocols(cfg, {"inception": inc.protocol(), "prc": prc_net.protocol()}, len(a), len(b),
+                                metrics, **common)
     if res_a != res_b:
         for p in protos.values():
             p["note"] = f"different resolutions: {names[0]} {res_a}px, {names[1]} {res_b}px"

@@ -48,7 +48,7 @@ def section_markdown(inputs: ReportInputs, figures: list[str]) -> list[str]:
             notes = {}
     lines = ["## Beyond the tables", "",
              "What only a per-pixel generator can do (the paper's Figs. 8-11, 15, 17-19), rendered by the "
-             "`beyond` stage from the runs of this scale; the `cips` commands of the README draw the same "
+             "`beyond` stage from the runs of this scale; the `cips` commands (docs/commands.md) draw the same "
              "figures for any checkpoint.", ""]
     for name in names:
         title = title_of(name)
