@@ -6,8 +6,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cips.config import ConfigError
-from cips.layout import Layout
+from cips.config import USER_SCALES, ConfigError
+from cips.layout import Layout, scale_config
 from cips.plan import SECTION, plan
 from cips.scale import MARKER, load_params, parse_params, project_layout, use_scale, with_plan
 
@@ -21,9 +21,9 @@ def test_params_yaml_is_the_demo_scale():
     assert load_params(ROOT / "params.yaml").scale == "demo"
 
 
-@pytest.mark.parametrize("scale", ["demo", "small", "paper"])
+@pytest.mark.parametrize("scale", USER_SCALES)
 def test_scale_files_are_valid_and_complete(scale):
-    params = load_params(ROOT / "configs" / f"{scale}.yaml")
+    params = load_params(scale_config(ROOT, scale))
     assert params.scale == scale
     for name, ds in params.datasets.items():
         assert ds.scale == scale, name
@@ -57,8 +57,8 @@ def test_a_misspelt_override_names_its_key():
 def scale_project(root: Path) -> Path:
     """A project folder holding the repository's configs/<scale>.yaml files."""
     (root / "configs").mkdir(parents=True)
-    for scale in ("demo", "small", "paper"):
-        (root / "configs" / f"{scale}.yaml").write_text((ROOT / "configs" / f"{scale}.yaml").read_text())
+    for scale in USER_SCALES:
+        scale_config(root, scale).write_text(scale_config(ROOT, scale).read_text())
     return root
 
 
