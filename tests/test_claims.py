@@ -12,11 +12,16 @@ from cips.report.claims import (
     INCONCLUSIVE,
     OPPOSITE,
     REPRODUCED,
+    Claim,
     Estimate,
+    Link,
     all_claims,
     difference,
+    holm,
+    paired,
     to_json,
     to_markdown,
+    welch,
 )
 from cips.report.inputs import load_inputs
 
@@ -102,11 +107,11 @@ def test_patch_claim_needs_both_steps(tmp_path):
     full, half = [40.0, 41.0, 42.0], [50.0, 51.0, 52.0]
     good = patch_claim(tmp_path / "a", {"fashion-cips": full, "fashion-patch-half": half,
                                         "fashion-patch-quarter": [60.0, 61.0, 62.0]})
-    assert good.verdict == REPRODUCED and "the second's: [" in good.note
+    assert good.verdict == REPRODUCED and "the others': [" in good.note
     noisy = patch_claim(tmp_path / "b", {"fashion-cips": full, "fashion-patch-half": half,
                                          "fashion-patch-quarter": [40.0, 80.0, 60.0]})  # second step straddles 0
     assert noisy.verdict == INCONCLUSIVE and noisy.interval == good.interval  # the first step is the same
-    low, high = map(float, noisy.note.split("the second's: [")[1].split("]")[0].split(", "))
+    low, high = map(float, noisy.note.split("the others': [")[1].split("]")[0].split(", "))
     assert low < 0 < high
 
 
@@ -114,7 +119,8 @@ def test_untested_claims_say_what_is_missing(tmp_path):
     """A dataset the scale declares gets its row before any of its runs is evaluated, and says how many are."""
     _, found = ne_claim(tmp_path, [60.0, 62.0], [40.0, 41.0])
     by_claim = {c.claim: c for c in found}
-    photos = by_claim["Table 1 (photos): CIPS and StyleGAN2 reach comparable FID"]
+    photos = by_claim["Table 1 (photos): CIPS is of comparable quality with StyleGAN2 (not worse by more than the "
+                      "margin)"]
     assert photos.verdict == INCONCLUSIVE and "cips 0 of 1 evaluated, stylegan2 not declared" in photos.note
     patches = by_claim["Table 5 (fashion): full-image FID gets worse as the patch size K shrinks"]
     assert "full 0 of 1 evaluated, half 0 of 1 evaluated, quarter not declared" in patches.note
@@ -136,3 +142,61 @@ def test_cli_prints_the_claims(tmp_path):
                                    "--root", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert any(c["verdict"] == REPRODUCED for c in json.loads(out.stdout))
+
+
+def test_welch_matches_scipy_with_unequal_variances_and_unequal_n():
+    """Welch's interval and one-sided p-value against scipy's own Welch test, on samples whose variances and
+    sizes differ, so that the pooled degrees of freedom (n1 + n2 - 2) would give other numbers."""
+    from scipy import stats
+
+    a, b = [50.0, 70.0, 58.0, 82.0, 61.0, 75.0, 66.0], [95.0, 96.0, 97.5]
+    d = welch(Estimate(a), Estimate(b))
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    low, high = ref.confidence_interval(0.90)
+    assert d.interval(0.05) == pytest.approx((low, high), rel=1e-9)
+    assert d.dof == pytest.approx(ref.df, rel=1e-9) and abs(d.dof - (len(a) + len(b) - 2)) > 1.5
+    assert Link("a - b", d, above=True).p_toward() == pytest.approx(
+        stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue, rel=1e-9)
+    assert difference(Estimate(a), Estimate(b))[1] == pytest.approx(ref.confidence_interval(0.95), rel=1e-9)
+    p = paired([0.5, 0.6, 0.55, 0.52])
+    assert p.interval(0.05) == pytest.approx(stats.ttest_1samp([0.5, 0.6, 0.55, 0.52], 0).confidence_interval(0.90))
+
+
+def test_non_inferiority_calls_a_clearly_better_model_comparable():
+    """"Comparable" as the paper uses it: a clearly better CIPS is reproduced, a clearly worse one opposite, and
+    the margin columns move the verdict when the interval lies between half and twice the margin."""
+    better = Link("cips - sg2", welch(Estimate([60.0, 61.0, 62.0]), Estimate([90.0, 91.0, 92.0])), above=False,
+                  line=0.53 * 91.0, margin=True)
+    assert better.verdict() == REPRODUCED
+    worse = Link("cips - sg2", welch(Estimate([190.0, 191.0, 192.0]), Estimate([90.0, 91.0, 92.0])), above=False,
+                 line=0.53 * 91.0, margin=True)
+    assert worse.verdict() == OPPOSITE
+    near = Link("cips - sg2", welch(Estimate([125.0, 126.0, 127.0]), Estimate([90.0, 91.0, 92.0])), above=False,
+                line=0.53 * 91.0, margin=True)  # 35 above: inside 48.2, outside 24.1
+    assert (near.verdict(), near.verdict(scale=0.5), near.verdict(scale=2.0)) == (REPRODUCED, OPPOSITE, REPRODUCED)
+    wide = Link("cips - sg2", welch(Estimate([115.0, 130.0, 145.0]), Estimate([90.0, 91.0, 92.0])), above=False,
+                line=0.53 * 91.0, margin=True)  # 39 above, the interval reaches past the margin on both sides
+    low, high = wide.diff.interval()
+    assert low < 0.53 * 91.0 < high and wide.verdict() == INCONCLUSIVE
+
+
+def test_holm_adjusts_over_the_family_only():
+    def claim(p, primary=True):
+        return Claim("c", "s", "directional", "t", "x", REPRODUCED, p=p, p_opposite=1 - p, primary=primary)
+
+    family = [claim(0.01), claim(0.04), claim(0.03), claim(0.002, primary=False)]
+    holm(family)
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01 = 0.03, 2 x 0.03 = 0.06, max(0.06, 1 x 0.04) = 0.06
+    assert [c.p_holm for c in family[:3]] == pytest.approx([0.03, 0.06, 0.06])
+    assert [c.verdict_holm for c in family] == [REPRODUCED, INCONCLUSIVE, INCONCLUSIVE, None]
+
+
+def test_the_json_names_everything_a_verdict_depends_on(tmp_path):
+    _, found = ne_claim(tmp_path, [60.0, 62.0, 61.0], [40.0, 41.0, 42.0])
+    data = {c["claim"]: c for c in json.loads(to_json(found))}
+    ne = data["Table 3: removing coordinate embeddings (NE) makes FID worse than base"]
+    assert {"budget", "statistic", "interval", "test", "margin", "margin_derivation", "verdict", "verdict_holm",
+            "verdict_half_margin", "verdict_twice_margin", "verdict_95", "p", "p_holm"} <= set(ne)
+    assert ne["verdict"] == REPRODUCED and ne["budget"] == "0.016 kimg (4 steps x 4)" and ne["margin"] is None
+    weaker = [c for c in data.values() if not c["primary"]]
+    assert weaker and all(c["verdict_holm"] is None for c in weaker)

@@ -85,6 +85,27 @@ def test_kid_is_unbiased_around_zero_for_one_distribution_and_positive_for_two()
     assert shifted > 10 * std
 
 
+def test_kid_equals_the_unbiased_mmd_with_the_cubic_polynomial_kernel_by_hand():
+    """KID is the unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 (Binkowski et al.). With one subset as large as
+    both sets, every subset is a permutation of the whole set, so KID is that estimate over all features,
+    computed here independently of torch-fidelity; a wrong degree, gamma or coef0 changes it."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(60, 12)).astype(np.float32)
+    y = (rng.normal(size=(60, 12)) * 1.3 + 0.2).astype(np.float32)
+    xd, yd = x.astype(np.float64), y.astype(np.float64)
+    d, m = x.shape[1], len(x)
+
+    def k(a, b):
+        return (a @ b.T / d + 1.0) ** 3
+
+    kxx, kyy, kxy = k(xd, xd), k(yd, yd), k(xd, yd)
+    by_hand = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * kxy.mean()
+    assert by_hand > 0
+    for seed in (0, 7):
+        mean, std = kid_from_features(x, y, subsets=1, subset_size=m, seed=seed)
+        assert mean == pytest.approx(by_hand, rel=1e-5) and std == 0
+
+
 def test_kid_subset_size_is_clipped_to_the_smaller_set():
     assert quality.kid_subset_size(50, 1000, 1000) == 50
     x = np.random.default_rng(5).normal(size=(50, 8)).astype(np.float32)

@@ -42,7 +42,8 @@ def claims(
     params: str = PARAMS,
     root: str = ROOT,
 ) -> None:
-    """The paper's claims with their statistic, a 95% interval over seeds and a computed verdict."""
+    """The paper's claims, judged by docs/claims.md: statistic, 90% interval over seeds, test, margin and its
+    derivation, verdict, Holm verdict, and the verdicts at half and twice the margin and at the 95% interval."""
     from cips.report.claims import all_claims, to_json, to_markdown
 
     if fmt not in ("md", "json"):
