@@ -200,3 +200,25 @@ def test_the_json_names_everything_a_verdict_depends_on(tmp_path):
     assert ne["verdict"] == REPRODUCED and ne["budget"] == "0.016 kimg (4 steps x 4)" and ne["margin"] is None
     weaker = [c for c in data.values() if not c["primary"]]
     assert weaker and all(c["verdict_holm"] is None for c in weaker)
+
+
+def test_fig4_is_judged_beside_its_control_at_initialisation(tmp_path):
+    """A lead the embeddings already have at initialisation and lose in training: the claim is reproduced,
+    its control (what training does) is opposite, and the note gives the statistic at initialisation."""
+    import numpy as np
+
+    from cips.layout import Layout
+
+    project(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    path = Layout(tmp_path, "test").report_data("encodings.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{"seeds/fig4/embeddings_high_freq": np.array([0.57, 0.56, 0.58]),
+                      "seeds/fig4/fourier_high_freq": np.array([0.03, 0.03, 0.04]),
+                      "seeds/fig4_init/embeddings_high_freq": np.array([0.759, 0.758, 0.761]),
+                      "seeds/fig4_init/fourier_high_freq": np.array([0.037, 0.037, 0.036])})
+    found = {c.source + ("/control" if "control" in c.claim else ""): c
+             for c in all_claims(load_inputs(tmp_path / "params.yaml", tmp_path)) if c.source == "Fig. 4"}
+    claim = found["Fig. 4"]
+    assert claim.verdict == REPRODUCED and "at initialisation the same statistic is 0.723" in claim.note
+    control = found["Fig. 4/control"]
+    assert control.verdict == OPPOSITE and not control.primary and control.verdict_holm is None

@@ -150,6 +150,20 @@ def test_an_edit_of_stylegan2_only_keeps_a_cips_checkpoint_resumable(tmp_path):
     assert again.resumed_from is None and again.step == 4
 
 
+def test_the_initial_generator_of_the_fig4_control_is_trainings_step_0(tmp_path):
+    """Fig. 4's control measures the encodings before training: `initial_generator` must rebuild exactly the
+    weights a run starts from."""
+    from cips.analysis.encodings import initial_generator
+
+    rebuilt = {}
+    for seed in (0, 3):
+        t = trainer(tmp_path / str(seed), seed=seed)
+        rebuilt[seed] = initial_generator(t.cfg).state_dict()
+        for k, v in t.G_ema.state_dict().items():
+            torch.testing.assert_close(rebuilt[seed][k], v, rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(v, rebuilt[3][k]) for k, v in rebuilt[0].items())  # the seed matters
+
+
 def _stage(root: Path, *args: str) -> subprocess.Popen:
     # one thread: CPU float sums then do not depend on the thread count, so two processes compare bit for bit
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

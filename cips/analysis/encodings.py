@@ -140,6 +140,15 @@ def encodings_figure_data(base: torch.nn.Module, ne: torch.nn.Module | None = No
     return out
 
 
+def initial_generator(run) -> torch.nn.Module:
+    """Run `run`'s generator as training initialises it (`cips.training.loop.Trainer`: the seed, then the
+    generator is the first thing built), before any step."""
+    from cips.models import build_generator
+
+    torch.manual_seed(run.train.seed)
+    return build_generator(run.model).eval()
+
+
 def encodings_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage encodings: Figs. 3-6's data from the runs analysis.encodings names, written to
     reports/data/encodings.npz under project root `root`."""
@@ -168,12 +177,16 @@ def encodings_from_params(params_path: str | Path = "params.yaml", root: str | P
         if not hasattr(generators[role], "encodings"):
             raise ConfigError(f"{params_path}: analysis.encodings.{role}: run {run} is not a CIPS generator")
     data = encodings_figure_data(generators["base"], generators.get("ne"), seed=spec.seed)
-    # every seed of CIPS-base: the high-frequency shares behind the Fig. 4 claim's interval
+    # every seed of CIPS-base: the high-frequency shares behind the Fig. 4 claim's interval, after training and,
+    # as its control, at initialisation (the same seed's weights before the first step)
     shares: dict[str, list[float]] = {}
     for member in params.members_of(spec.base):
         if not layout.generator(member).is_file():
             continue  # a seed still training: the claim's n says how many there were
-        for name, m in generator_encodings(load_generator(layout.generator(member))).items():
-            shares.setdefault(name, []).append(high_frequency_fraction(m))
-    data.update({f"seeds/fig4/{name}_high_freq": np.array(v) for name, v in shares.items()})
+        trained = generator_encodings(load_generator(layout.generator(member)))
+        initial = generator_encodings(initial_generator(params.run(member)))
+        for when, maps in (("fig4", trained), ("fig4_init", initial)):
+            for name, m in maps.items():
+                shares.setdefault(f"seeds/{when}/{name}_high_freq", []).append(high_frequency_fraction(m))
+    data.update({key: np.array(v) for key, v in shares.items()})
     return save_npz_atomic(layout.report_data("encodings.npz"), data)
