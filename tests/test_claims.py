@@ -222,3 +222,19 @@ def test_fig4_is_judged_beside_its_control_at_initialisation(tmp_path):
     assert claim.verdict == REPRODUCED and "at initialisation the same statistic is 0.723" in claim.note
     control = found["Fig. 4/control"]
     assert control.verdict == OPPOSITE and not control.primary and control.verdict_holm is None
+
+
+def test_the_learning_curve_caveat_names_every_cell_still_falling(tmp_path):
+    """The caveat applies to every cell alike: a cell whose FID still fell by more than 3% over the last
+    curve interval is named, a flat one is not."""
+    from cips.report.claims import still_falling
+    from cips.report.inputs import RunOutputs
+
+    inputs = load_inputs(project(tmp_path, [60.0, 62.0], [40.0, 41.0]), tmp_path)
+    curve = lambda *fids: {"curve": [{"kimg": 16.0 * (i + 1), "fid": f} for i, f in enumerate(fids)]}  # noqa: E731
+    inputs.runs = {"a0": RunOutputs("a0", train=curve(120.0, 100.0, 90.0)),
+                   "a1": RunOutputs("a1", train=curve(80.0, 70.0)),
+                   "b0": RunOutputs("b0", train=curve(100.0, 70.0, 69.0))}
+    note = still_falling(inputs, {"falling": ["a0", "a1"], "flat": ["b0"]})
+    assert "(falling -11%)" in note  # the mean of -10% and -12.5%; flat (-1.4%) is not named
+    assert still_falling(inputs, {"flat": ["b0"]}) == ""

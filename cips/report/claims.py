@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
-from cips.report.inputs import ReportInputs
+from cips.report.inputs import ReportInputs, RunOutputs
 
 REPRODUCED, OPPOSITE, INCONCLUSIVE = "reproduced", "opposite", "inconclusive"
 LEVEL = 0.05  # each one-sided test: the 90% two-sided interval
@@ -291,6 +291,25 @@ def budget_of(inputs: ReportInputs, names: Sequence[str]) -> str:
     return " / ".join(seen)
 
 
+FLAT = 0.03  # docs/claims.md: a learning curve has flattened when its last two points are within 3%
+
+
+def still_falling(inputs: ReportInputs, cells: dict[str, list[str]]) -> str:
+    """The caveat of a claim whose cells' learning curves still fall: per such cell, the mean relative change
+    of FID between the last two curve points of its runs (all cells alike, whichever way the verdict goes)."""
+    parts = []
+    for cell, names in cells.items():
+        changes = []
+        for name in names:
+            curve = ((inputs.runs.get(name) or RunOutputs(name)).train or {}).get("curve") or []
+            if len(curve) >= 2 and curve[-2].get("fid"):
+                changes.append((curve[-1]["fid"] - curve[-2]["fid"]) / curve[-2]["fid"])
+        if changes and np.mean(changes) < -FLAT:
+            parts.append(f"{cell} {np.mean(changes):+.0%}")
+    return ("learning curves still falling over the last 16 kimg (" + ", ".join(parts) + "): the verdict is "
+            "about this budget, not convergence") if parts else ""
+
+
 def _values(cells: dict[str, Estimate], digits: int = 3) -> dict:
     return {name: {"mean": round(est.mean, digits), "n": est.n} for name, est in cells.items()}
 
@@ -318,7 +337,8 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
         link = Link("FID(CIPS) - FID(StyleGAN2)", welch(cips, sg2), above=False,
                     line=COMPARABLE.fraction * sg2.mean, margin=True)
         claims.append(judged(text, "Table 1", "non-inferiority", [link], _values({"cips": cips, "stylegan2": sg2}),
-                             budget_of(inputs, a + b), margin=COMPARABLE, reference=sg2.mean))
+                             budget_of(inputs, a + b), margin=COMPARABLE, reference=sg2.mean,
+                             note=still_falling(inputs, {"cips": a, "stylegan2": b})))
 
     prec, rec = cell_values(inputs, "table2", "precision"), cell_values(inputs, "table2", "recall")
     for ds in sorted({d for d, _ in declared_cells(inputs, "table2")}) or ["(none)"]:
@@ -331,10 +351,12 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
                  Link("recall(StyleGAN2) - recall(CIPS)",
                       welch(rec[(ds, "stylegan2")][0], rec[(ds, "cips")][0]), above=True)]
         names = prec[(ds, "cips")][1] + prec[(ds, "stylegan2")][1]
+        curves = still_falling(inputs, {"cips": prec[(ds, "cips")][1], "stylegan2": prec[(ds, "stylegan2")][1]})
         features = {(inputs.runs[n].metrics or {}).get("protocol", {}).get("prc", {}).get("feature_network")
                     for n in names}
-        note = ("precision/recall on Inception features (the paper: VGG16); a verdict on another embedding"
-                if "vgg16" not in features else "")
+        note = "; ".join(filter(None, [
+            "precision/recall on Inception features (the paper: VGG16); a verdict on another embedding"
+            if "vgg16" not in features else "", curves]))
         claims.append(judged(text, "Table 2", "chain", links,
                              _values({"cips precision": prec[(ds, "cips")][0],
                                       "stylegan2 precision": prec[(ds, "stylegan2")][0],
@@ -356,7 +378,7 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
         link = Link(f"FID({x}) - FID({y})", welch(ex, ey), above=margin is None, line=line, margin=margin is not None)
         claims.append(judged(f"Table 3: {text}", "Table 3", kind, [link], _values({x: ex, y: ey}),
                              budget_of(inputs, a + b), margin=margin, reference=None if margin is None else ey.mean,
-                             primary=primary))
+                             primary=primary, note=still_falling(inputs, {x: a, y: b})))
 
     pair("ne", "base", "removing coordinate embeddings (NE) makes FID worse than base")
     others = [r for r in TABLE3_ROWS if r != "ne" and r in t3]
@@ -370,7 +392,8 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
         claims.append(judged(f"Table 3: {text}", "Table 3", "chain", links,
                              _values({"ne": ne, **{r: t3[r][0] for r in others}}),
                              budget_of(inputs, names + [n for r in others for n in t3[r][1]]),
-                             note="rows: " + ", ".join(others)))
+                             note="; ".join(filter(None, ["rows: " + ", ".join(others), still_falling(
+                                 inputs, {"ne": names, **{r: t3[r][1] for r in others}})]))))
     pair("nofourier", "base", "without Fourier features FID is worse than base")
     pair("sine", "base", "sine activations make FID worse than base")
     pair("base", "residual", "residual blocks improve FID (base is worse than residual)")
@@ -393,8 +416,17 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
         links = [Link("FID(half) - FID(full)", welch(cells["half"][0], cells["full"][0]), above=True),
                  Link("FID(quarter) - FID(half)", welch(cells["quarter"][0], cells["half"][0]), above=True)]
         claims.append(judged(text, "Table 5", "chain", links, _values({c: v[0] for c, v in cells.items()}),
-                             budget_of(inputs, [n for v in cells.values() for n in v[1]])))
+                             budget_of(inputs, [n for v in cells.values() for n in v[1]]),
+                             note=still_falling(inputs, {c: v[1] for c, v in cells.items()})))
     return claims
+
+
+def _analysis_cells(inputs: ReportInputs, section: str) -> dict[str, list[str]]:
+    """role -> the models of the run analysis.<section> names for it (for the learning-curve caveat)."""
+    spec = getattr(inputs.params.analysis, section)
+    roles = ("base", "ne", "stylegan2") if section == "spectra" else ("base",)
+    return {role: inputs.params.members_of(run) for role in roles
+            if spec and (run := getattr(spec, role, None)) in inputs.params.runs}
 
 
 def _analysis_budget(inputs: ReportInputs, role: str) -> str:
@@ -429,8 +461,9 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
         claims.append(judged(text4, "Fig. 4", "paired", [link],
                              {"embeddings": {"mean": round(float(np.mean(emb)), 4), "n": len(emb)},
                               "fourier": {"mean": round(float(np.mean(fou)), 4), "n": len(fou)}},
-                             budget, digits=3, note="; ".join(filter(None, ["paired over the seeds of CIPS-base",
-                                                                             at_init]))))
+                             budget, digits=3, note="; ".join(filter(None, [
+                                 "paired over the seeds of CIPS-base", at_init,
+                                 still_falling(inputs, _analysis_cells(inputs, "encodings"))]))))
         control = "Fig. 4 control: training widens the embeddings' high-frequency lead over the Fourier features"
         if init is None or len(init[0]) != len(gaps):
             claims.append(_missing(control, "Fig. 4", "no shares at initialisation in encodings.npz", primary=False))
@@ -467,7 +500,9 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
                      Link("d(base) - d(NE)", welch(dist["CIPS-base"], dist["CIPS-NE"]), above=True)]
             claims.append(judged(text7, "Fig. 7", "chain", links, _values(dist, 4),
                                  _analysis_budget(inputs, "spectra"), digits=3,
-                                 note="d = mean |profile - real| over the upper half of frequencies"))
+                                 note="; ".join(filter(None, [
+                                     "d = mean |profile - real| over the upper half of frequencies",
+                                     still_falling(inputs, _analysis_cells(inputs, "spectra"))]))))
     else:
         claims.append(_missing(text7, "Fig. 7", f"no {spec_path}"))
     claims.append(_missing("Sec. 4.5: skip connections make the spectra less similar to those of natural images",
