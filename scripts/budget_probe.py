@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from cips.files import write_bytes_atomic
+from cips.layout import scale_config
 from cips.scale import load_params, with_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def probe_params(steps: int, runs: list[str], table: str | None) -> str:
     """configs/small.yaml with train.steps = `steps` and, when `table` is given, every run feeding only it."""
-    src = ROOT / "configs" / "small.yaml"
+    src = scale_config(ROOT, "small")
     data = yaml.safe_load(src.read_text())
     unknown = [r for r in runs if r not in data["runs"]]
     if unknown:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from cips.files import write_bytes_atomic
+from cips.layout import scale_config
 from cips.models.checkpoint import torch_load_data
 from cips.report.claims import all_claims
 from cips.report.inputs import ReportInputs, load_inputs
@@ -123,7 +124,7 @@ def main() -> int:
     ap.add_argument("--names", nargs=2, default=("committed", "other"), metavar=("ROOT", "OTHER"))
     ap.add_argument("--out", type=Path, help="also write the markdown here")
     args = ap.parse_args()
-    params = ROOT / "configs" / f"{args.scale}.yaml"
+    params = scale_config(ROOT, args.scale)
     if not params.is_file():
         sys.exit(f"error: {params}: no such scale")
     a = load_inputs(params, args.root.resolve(), args.scale)
