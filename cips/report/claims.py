@@ -275,11 +275,6 @@ def cell_values(inputs: ReportInputs, table: str,
     return out
 
 
-def cell_fids(inputs: ReportInputs, table: str) -> dict[tuple[str, str], Estimate]:
-    """(dataset, cell) -> the FIDs of every evaluated run feeding that cell of `table`."""
-    return {cell: est for cell, (est, _) in cell_values(inputs, table).items()}
-
-
 def budget_of(inputs: ReportInputs, names: Sequence[str]) -> str:
     """The training budget of these runs: '80 kimg (5000 steps x 16)', or every distinct one."""
     seen = []
