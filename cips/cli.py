@@ -30,7 +30,9 @@ for register in (register_models, register_data, register_training, register_met
 @app.command("scale")
 def scale(name: str = typer.Argument(None, help=" | ".join(USER_SCALES)),
           refresh: bool = typer.Option(False, "--refresh", help="regenerate the dvc: section of params.yaml "
-                                                               "(after editing its runs or datasets)")) -> None:
+                                                               "(after editing its runs or datasets)"),
+          datasets: str = typer.Option(None, help="only these datasets (comma-separated, e.g. ffhq): the others "
+                                                   "get enabled: false, their runs leave the graph")) -> None:
     """Switch params.yaml to another scale (configs/<name>.yaml plus its generated dvc: section); then `dvc repro`."""
     from cips.config import ConfigError
     from cips.console import fail
@@ -40,7 +42,7 @@ def scale(name: str = typer.Argument(None, help=" | ".join(USER_SCALES)),
     if (name is None) != refresh:
         fail(f"give a scale ({' | '.join(USER_SCALES)}) or --refresh")
     try:
-        path = use_scale(name)
+        path = use_scale(name, datasets=[d for d in datasets.split(",") if d] if datasets else None)
     except ConfigError as err:
         fail(err)
     what = f"the {name} scale ({scale_config('', name)})" if name else "a regenerated dvc: section"

@@ -240,6 +240,13 @@ class TrainConfig:
     tf32: bool = False
     compile: bool = False
     device: str = "auto"
+    # Data parallel: train@ starts this many processes per run through torch.distributed.run (one per GPU
+    # with CUDA, gloo processes on CPU); `batch` stays the global batch. Under an outer torchrun (several
+    # machines) the launcher's WORLD_SIZE counts instead.
+    nproc: int = 1
+    # Samples per process and pass (StyleGAN2-ADA's --batch-gpu): each process accumulates batch / processes
+    # in passes of batch_gpu; null = one pass. Equal updates need it divisible by D's mbstd_group.
+    batch_gpu: int | None = None
     workers: int = 2
     checkpoint_every: int = 1000
     # learning curve: every eval_every kimg, FID/KID of eval_n EMA samples against eval_n reals (null: none)
@@ -255,6 +262,13 @@ class TrainConfig:
             raise ConfigError(f"{k}steps: must be at least 1, got {self.steps}")
         if self.batch < 1:
             raise ConfigError(f"{k}batch: must be at least 1, got {self.batch}")
+        if self.nproc < 1:
+            raise ConfigError(f"{k}nproc: must be at least 1, got {self.nproc}")
+        if self.batch % self.nproc:
+            raise ConfigError(f"{k}nproc: batch {self.batch} is not divisible by {self.nproc} processes")
+        if self.batch_gpu is not None and (self.batch_gpu < 1 or (self.batch // self.nproc) % self.batch_gpu):
+            raise ConfigError(f"{k}batch_gpu: {self.batch_gpu} does not divide the {self.batch // self.nproc} "
+                              f"samples per process (batch {self.batch} / nproc {self.nproc})")
         if len(self.betas) != 2:
             raise ConfigError(f"{k}betas: expected two numbers, got {self.betas}")
         if self.eval_every is not None and self.eval_every <= 0:
@@ -401,6 +415,9 @@ class DatasetConfig:
     grayscale_to_rgb: bool = True  # false: store one grey channel (colour is converted); readers give RGB
     seed: int = 0
     workers: int = 2  # processes decoding and encoding; 0 or 1 = in the calling process
+    # false: a dataset this machine does not have (`cips scale paper --datasets ffhq`): no stage prepares it
+    # or trains its runs, and the report marks its cells absent
+    enabled: bool = True
 
     def check(self, key: str) -> None:
         k = f"{key}." if key else ""
@@ -565,12 +582,21 @@ class Params:
         """The base `model` section with `overrides` applied, validated."""
         return from_dict(ModelConfig, deep_merge(self.model, overrides), "model")
 
-    def members(self) -> dict[str, tuple[str, int | None]]:
+    def absent(self, run: str) -> str | None:
+        """The dataset of entry `run` of runs when that dataset has enabled: false, else None."""
+        dataset = (self.runs.get(run) or {}).get("dataset")
+        ds = self.datasets.get(dataset) if isinstance(dataset, str) else None
+        return dataset if ds is not None and not ds.enabled else None
+
+    def members(self, absent: bool = False) -> dict[str, tuple[str, int | None]]:
         """Every model to train: name -> (entry of runs, seed). An entry with `seeds: [0, 1, 2]` gives one
         model per seed, <run>-s0, <run>-s1, <run>-s2 (each its own stages and MLflow run); an entry without
-        gives one model of the same name (seed: its train.seed)."""
+        gives one model of the same name (seed: its train.seed). `absent`: also the models of datasets with
+        enabled: false."""
         out: dict[str, tuple[str, int | None]] = {}
         for run, spec in self.runs.items():
+            if not absent and self.absent(run):
+                continue
             seeds = (spec or {}).get("seeds")
             if seeds is None:
                 out[run] = (run, None)
@@ -582,16 +608,21 @@ class Params:
                 out[member_name(run, seed)] = (run, seed)
         return out
 
-    def members_of(self, run: str) -> list[str]:
-        """The trained models of entry `run` of runs, in seed order."""
+    def members_of(self, run: str, absent: bool = False) -> list[str]:
+        """The trained models of entry `run` of runs, in seed order (none for an absent dataset's run unless
+        `absent`)."""
         if run not in self.runs:
             raise ConfigError(f"runs.{run}: no such run (known: {', '.join(sorted(self.runs))})")
-        return [m for m, (r, _) in self.members().items() if r == run]
+        return [m for m, (r, _) in self.members(absent).items() if r == run]
+
+    @property
+    def enabled_datasets(self) -> dict[str, DatasetConfig]:
+        return {d: ds for d, ds in self.datasets.items() if ds.enabled}
 
     def run(self, name: str) -> RunConfig:
         """Resolve model `name` (an entry of runs, or one seed of an entry that declares seeds): the base
         sections with the entry's overrides (and the seed) applied and validated."""
-        members = self.members()
+        members = self.members(absent=True)
         if name not in members:
             if name in self.runs:
                 raise ConfigError(f"runs.{name}: declares seeds; its models are {', '.join(self.members_of(name))}")

@@ -26,7 +26,8 @@ def plan(params: Params) -> dict:
     the project root."""
     scale = params.scale
     layout = Layout("", scale)
-    spectra = params.analysis.spectra.dataset if params.analysis.spectra else next(iter(params.datasets))
+    datasets = params.enabled_datasets  # a dataset with enabled: false has no stages
+    spectra = params.analysis.spectra.dataset if params.analysis.spectra else next(iter(datasets))
     runs = {}
     for member, (group, _) in params.members().items():
         dataset = params.run(member).dataset
@@ -34,7 +35,7 @@ def plan(params: Params) -> dict:
                                           "data": str(layout.data(dataset)), "dir": str(layout.run(member))}
     return {
         "datasets": {stage_key(scale, d): {"dataset": d, "data": str(layout.data(d)), "watch": ds.source.watch}
-                     for d, ds in params.datasets.items()},
+                     for d, ds in datasets.items()},
         "runs": runs,
         "scale": {scale: {"runs": str(layout.runs), "reports": str(layout.reports),
                           "spectra_data": str(layout.data(spectra))}},

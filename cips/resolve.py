@@ -23,8 +23,10 @@ from cips.layout import Layout
 from cips.scale import load_params
 
 # Keys that change how a run is operated, not what it computes: editing them re-runs nothing, and a
-# checkpoint stays resumable across them.
-OPERATIONAL_TRAIN_KEYS = ("checkpoint_every", "log_every", "sample_every", "workers", "device", "compile", "n_samples")
+# checkpoint stays resumable across them. Some change the float summation order (device, compile, the
+# split of a batch over processes and passes), so results agree to float tolerance, not bit for bit.
+OPERATIONAL_TRAIN_KEYS = ("checkpoint_every", "log_every", "sample_every", "workers", "device", "compile", "n_samples",
+                          "nproc", "batch_gpu")
 # Keys a checkpoint may be continued across: a longer run continues a shorter one, and the learning curve
 # measures the run without changing it. They are part of the identity (they change train.json's outputs).
 CONTINUATION_TRAIN_KEYS = ("steps", "eval_every", "eval_n")

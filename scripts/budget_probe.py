@@ -9,6 +9,11 @@ longer run resumes a shorter one; without it the member trains from step 0), run
 (resolve, train, evaluate) in two lanes of one thread, then writes OUT/claims.md (`cips-report claims`) and
 OUT/reports/small/figures/ (`cips-report figures`: the learning curves to STEPS, samples). runs/small, dvc.lock and
 MLflow are not touched (--no-track): the scale's committed results stay what `dvc repro` recorded.
+
+A recipe probe trains from step 0 (--fresh) with other train settings:
+
+    python scripts/budget_probe.py OUT --steps 4000 --runs fashion-cips --seeds 0 --fresh \
+        --set train.lr=0.004 train.eval_every=32 train.eval_n=2000 --stages resolve train
 """
 
 from __future__ import annotations
@@ -31,27 +36,38 @@ from cips.scale import load_params, with_plan
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def probe_params(steps: int, runs: list[str], table: str | None) -> str:
-    """configs/small.yaml with train.steps = `steps` and, when `table` is given, every run feeding only it."""
+def probe_params(steps: int, runs: list[str], table: str | None, sets: list[str] = (),
+                 seeds: list[int] | None = None) -> str:
+    """configs/small.yaml with train.steps = `steps`, the `sets` (SECTION.KEY=YAML) applied, `runs` keeping only
+    `seeds`, and, when `table` is given, every run feeding only it."""
     src = scale_config(ROOT, "small")
     data = yaml.safe_load(src.read_text())
     unknown = [r for r in runs if r not in data["runs"]]
     if unknown:
         sys.exit(f"error: {src}: no run {', '.join(unknown)}")
     data["train"]["steps"] = steps
+    for item in sets:
+        key, sep, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or section not in ("model", "train", "eval") or name not in data[section]:
+            sys.exit(f"error: --set {item}: expected SECTION.KEY=VALUE with a key of model, train or eval")
+        data[section][name] = yaml.safe_load(value)
+    if seeds is not None:
+        for r in runs:
+            data["runs"][r]["seeds"] = seeds
     if table:
         for cfg in data["runs"].values():
             cfg["tables"] = {k: v for k, v in cfg.get("tables", {}).items() if k == table}
     return with_plan(yaml.safe_dump(data, sort_keys=False, width=120), f"{src} (probe: train.steps={steps})")
 
 
-def run_member(member: str, params: Path, out: Path) -> int:
+def run_member(member: str, params: Path, out: Path, stages: list[str]) -> int:
     # cips.training.lanes.run_lanes runs the same three stages, but tracks in MLflow and `dvc commit`s; giving it
     # track/commit switches changes a dependency of every train stage (all of dvc.lock), so that waits for the
     # next change there.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with open(out / f"{member}.log", "a") as log:
-        for stage in ("resolve", "train", "evaluate"):
+        for stage in stages:
             cmd = [sys.executable, "-m", f"stages.{stage}", member, "--params", str(params), "--root", str(out)]
             code = subprocess.call(cmd + ([] if stage == "resolve" else ["--no-track"]), stdout=log,
                                    stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -69,10 +85,17 @@ def main() -> int:
     ap.add_argument("--runs", nargs="+", required=True, help="runs of configs/small.yaml (every seed is probed)")
     ap.add_argument("--table", help="keep only this table in each run's tables (one learning-curve panel)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seeds", type=int, nargs="+", help="seeds of RUNS to probe (default: the config's)")
+    ap.add_argument("--set", nargs="+", default=[], dest="sets", metavar="SECTION.KEY=VALUE",
+                    help="settings of the probe, e.g. train.lr=0.004")
+    ap.add_argument("--fresh", action="store_true", help="train from step 0, not from the scale's models")
+    ap.add_argument("--stages", nargs="+", default=["resolve", "train", "evaluate"],
+                    choices=["resolve", "train", "evaluate"])
     args = ap.parse_args()
     out = args.out.resolve()
     (out / "runs" / "small").mkdir(parents=True, exist_ok=True)
-    params = write_bytes_atomic(probe_params(args.steps, args.runs, args.table).encode(), out / "params.yaml")
+    text = probe_params(args.steps, args.runs, args.table, args.sets, args.seeds)
+    params = write_bytes_atomic(text.encode(), out / "params.yaml")
     if not (out / "data").exists():
         (out / "data").symlink_to(ROOT / "data")
     # seed by seed across the runs, so that a probe cut short still holds complete pairs of seeds
@@ -81,10 +104,10 @@ def main() -> int:
     members = [m for seed in itertools.zip_longest(*per_run) for m in seed if m]
     for m in members:
         src, dst = ROOT / "runs" / "small" / m, out / "runs" / "small" / m
-        if src.is_dir() and not dst.exists():
+        if src.is_dir() and not dst.exists() and not args.fresh:
             shutil.copytree(src, dst)
     with ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(lambda m: run_member(m, params, out), members))
+        codes = list(pool.map(lambda m: run_member(m, params, out, args.stages), members))
     report = str(Path(sys.executable).parent / "cips-report")
     where = ["--params", str(params), "--root", str(out), "--scale", "small"]
     claims = subprocess.run([report, "claims", *where], cwd=ROOT, capture_output=True, text=True)

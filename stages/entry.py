@@ -21,9 +21,11 @@ BAD_INPUT = (ConfigError, FileNotFoundError, ValueError, RuntimeError)
 
 
 def stage_main(module: str, doc: str, work: Callable[[argparse.Namespace], str | int | None], *, arg: str | None = None,
-               arg_help: str = "", out: str | None = None, track: bool = False) -> Callable[[list[str] | None], int]:
+               arg_help: str = "", out: str | None = None, track: bool = False,
+               options: dict[str, dict] | None = None) -> Callable[[list[str] | None], int]:
     """The `main(argv) -> exit code` of a stage module: `arg` a positional (run or dataset), `out` the help
-    of an --out option, `track` adds --no-track (MLflow off)."""
+    of an --out option, `track` adds --no-track (MLflow off), `options` more options ({flag: add_argument
+    keywords})."""
     def main(argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
         if arg:
@@ -34,6 +36,8 @@ def stage_main(module: str, doc: str, work: Callable[[argparse.Namespace], str |
             parser.add_argument("--out", default=None, help=out)
         if track:
             parser.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+        for flag, kwargs in (options or {}).items():
+            parser.add_argument(flag, **kwargs)
         args = parser.parse_args(argv)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)

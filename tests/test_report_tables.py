@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cips.config import ConfigError
 from cips.layout import Layout
 from cips.metrics import inception, quality
 from cips.report.cli import app
@@ -254,3 +255,23 @@ def test_a_run_with_seeds_shows_mean_interval_and_n(tmp_path: Path) -> None:
     assert cell(t1, "FFHQ", "StyleGANv2 (ours)").startswith("95.00") and "n=" not in cell(t1, "FFHQ",
                                                                                             "StyleGANv2 (ours)")
     assert any("95% Student-t interval" in note for note in t1.notes)
+
+
+def test_a_lab_with_ffhq_only_gets_a_graph_without_the_other_datasets_and_absent_cells(tmp_path: Path) -> None:
+    from cips.report.tables import ABSENT
+    from cips.scale import load_params, use_scale
+
+    (tmp_path / "configs").mkdir()
+    shutil.copy(REPO / "configs" / "paper.yaml", tmp_path / "configs" / "paper.yaml")
+    params = load_params(use_scale("paper", tmp_path, datasets=["ffhq"]))
+    assert list(params.dvc["datasets"]) == ["paper-ffhq"]  # no prepare@ for a source this lab lacks
+    assert {item["dataset"] for item in params.dvc["runs"].values()} == {"ffhq"}
+    assert params.analysis.spectra is not None  # it reads FFHQ runs: kept
+    t1, t5 = build_tables(load_inputs(tmp_path / "params.yaml", tmp_path), (1, 5))
+    assert cell(t1, "LSUN Churches", "CIPS (ours)") == ABSENT.format(dataset="churches")
+    assert cell(t1, "FFHQ", "CIPS (ours)") == MISSING  # present, not trained yet
+    assert cell(t5, "LSUN Churches", "half (ours)") == ABSENT.format(dataset="churches")
+    params = load_params(use_scale("paper", tmp_path, datasets=["churches"]))
+    assert params.analysis.spectra is None and params.analysis.encodings is None  # they read FFHQ runs
+    with pytest.raises(ConfigError, match="--datasets imagenet: not in datasets"):
+        use_scale("paper", tmp_path, datasets=["imagenet"])

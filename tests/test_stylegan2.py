@@ -205,3 +205,14 @@ def test_fir_resampling_matches_upfirdn() -> None:
     assert torch.allclose(blur2d(x, k, padding=2), upfirdn_reference(x, 1, 1, (2, 2), 1.0))
     flat = torch.ones(1, 1, 8, 8)
     assert torch.allclose(upsample2d(flat, k)[..., 2:-2, 2:-2], torch.ones(1, 1, 12, 12))
+
+
+def test_macs_per_image_count_the_per_pixel_products_by_hand() -> None:
+    from cips.config import ModelConfig
+    from cips.models.summary import build_on_meta, macs_per_image
+
+    cfg = ModelConfig(size=256, width=16, depth=3, style_dim=16, n_mlp=1, skips=False)
+    # per pixel: Fourier features 2 -> 16, the two styled layers 32 -> 16 -> 16 and to-RGB 16 -> 3 (depth 3)
+    per_pixel = 2 * 16 + 32 * 16 + 16 * 16 + 16 * 3
+    macs = macs_per_image(build_on_meta(cfg), cfg.style_dim)
+    assert per_pixel * 256 * 256 <= macs <= 1.01 * per_pixel * 256 * 256

@@ -30,7 +30,7 @@ class Subjects:
 
 
 def choose(params: Params) -> Subjects:
-    firsts = [params.members_of(run)[0] for run in params.runs]  # a run's first seed stands for it
+    firsts = [params.members_of(run)[0] for run in params.runs if not params.absent(run)]  # first seed stands for it
     resolved = {name: params.run(name) for name in firsts}
     cips = {n: r for n, r in resolved.items() if r.model.arch == "cips"}
     cartesian = {n: r for n, r in cips.items() if r.model.coords == "cartesian" and r.train.patch is None}

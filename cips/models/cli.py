@@ -41,14 +41,17 @@ def info_params(fmt: str = typer.Option("table", "--format", help="table | json"
         return
     if fmt != "table":
         raise typer.BadParameter(f"--format: {fmt!r} is not 'table' or 'json'")
-    table = Table(title="Table 4: generator parameters at 256x256 (millions)")
-    for col in ("model", "ours", "published", "difference", "exact count"):
+    table = Table(title="Table 4: generator parameters at 256x256 (millions), and MACs per image")
+    for col in ("model", "ours", "published", "difference", "exact count", "GMACs", "x StyleGAN2"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
-        mark = "" if r["matches"] else " [red](mismatch)[/red]"
-        table.add_row(r["model"], f"{r['params'] / 1e6:.2f}{mark}", f"{r['published_m']:.1f}",
-                      f"{r['difference_m']:+.3f}", f"{r['params']:,}")
+        mark = "" if r["matches"] in (True, None) else " [red](mismatch)[/red]"
+        published = (f"{r['published_m']:.1f}", f"{r['difference_m']:+.3f}") if r["published_m"] else ("—", "—")
+        table.add_row(r["model"], f"{r['params'] / 1e6:.2f}{mark}", *published, f"{r['params']:,}",
+                      f"{r['gmacs']:.1f}", f"{r['macs_vs_stylegan2']:.2f}")
     console.print(table)
+    console.print("MACs: torch's FlopCounterMode over one forward pass (matrix products and convolutions). The "
+                  "authors report 3.3x StyleGAN2's MACs at 256 (advimman/CIPS issue #1), not in the paper.")
 
 
 def parse_seeds(spec: str) -> list[int]:

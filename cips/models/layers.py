@@ -14,9 +14,35 @@ import torch.nn.functional as F
 from torch import nn
 
 SQRT2 = math.sqrt(2.0)
-# Where per-pixel noise comes from: torch's global RNG (None), one generator for the whole batch, or one
-# generator per sample (so a sample's noise does not depend on the other samples in its batch).
-NoiseGenerator = torch.Generator | Sequence[torch.Generator] | None
+
+
+class SharedNoise:
+    """Per-pixel noise of one global batch that several passes render part by part (the micro-batches and
+    processes of data-parallel training): the i-th draw of a pass is rows `rows` of the i-th draw of the whole
+    batch from torch's global RNG, made once, so any split of the batch gets the noise one pass would."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.draws, self.rows, self.i = total, [], None, 0
+
+    def part(self, rows: torch.Tensor) -> SharedNoise:
+        """Serve the next pass, which renders samples `rows` of the global batch."""
+        self.rows, self.i = rows, 0
+        return self
+
+    def randn(self, shape: tuple[int, ...], device, dtype) -> torch.Tensor:
+        if self.i == len(self.draws):
+            self.draws.append(torch.randn((self.total, *shape[1:]), device=device, dtype=dtype))
+        out = self.draws[self.i][self.rows.to(self.draws[self.i].device)]
+        if out.shape != torch.Size(shape):
+            raise ValueError(f"shared noise: pass {self.i} asked for {tuple(shape)}, holds {tuple(out.shape)}")
+        self.i += 1
+        return out
+
+
+# Where per-pixel noise comes from: torch's global RNG (None), one generator for the whole batch, one
+# generator per sample (so a sample's noise does not depend on the other samples in its batch), or rows of
+# a global batch's draw (SharedNoise).
+NoiseGenerator = torch.Generator | Sequence[torch.Generator] | SharedNoise | None
 
 
 def randn_noise(shape: tuple[int, ...], generator: NoiseGenerator, device: torch.device | str | None = None,
@@ -25,6 +51,8 @@ def randn_noise(shape: tuple[int, ...], generator: NoiseGenerator, device: torch
     drawn from generator i alone."""
     if generator is None or isinstance(generator, torch.Generator):
         return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if isinstance(generator, SharedNoise):
+        return generator.randn(shape, device, dtype)
     if len(generator) != shape[0]:
         raise ValueError(f"{len(generator)} noise generators for a batch of {shape[0]}")
     return torch.stack([torch.randn(shape[1:], generator=g, device=device, dtype=dtype) for g in generator])

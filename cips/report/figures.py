@@ -330,7 +330,8 @@ def render_figures(inputs: ReportInputs) -> list[str]:
         else:
             emit(name, fn(inputs, spectra), spec_path)
     emit("learning_curves", learning_curves(inputs), Path("runs/*/train.json"))
-    firsts = {inputs.params.members_of(r)[0] for r in inputs.params.runs}  # a run's first seed shows its samples
+    # a run's first seed shows its samples
+    firsts = {inputs.params.members_of(r)[0] for r in inputs.params.runs if not inputs.params.absent(r)}
     for run, out in inputs.runs.items():
         if run not in firsts:
             continue

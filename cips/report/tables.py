@@ -23,6 +23,7 @@ from cips.config import ModelConfig, RunConfig
 from cips.report.inputs import ReportInputs
 
 MISSING = "not run at this scale"
+ABSENT = "absent (datasets.{dataset}.enabled: false)"
 NONE = "—"
 TABLES = (1, 2, 3, 4, 5)
 TITLES = pub.TABLE_TITLES
@@ -45,6 +46,7 @@ class Ours:
     floor: float | None = None
     flags: list[str] = field(default_factory=list)  # footnote texts
     values: list[float] = field(default_factory=list)  # one per evaluated seed
+    absent: str | None = None  # the run's dataset, when it has enabled: false (a lab without it)
 
     @property
     def missing(self) -> bool:
@@ -174,7 +176,7 @@ def runs_for(inputs: ReportInputs, table: str) -> dict[str, list[RunConfig]]:
     """cell -> the runs (resolved; a run with seeds by its first seed) that feed it, in params.yaml's order."""
     out: dict[str, list[RunConfig]] = {}
     for name in inputs.params.runs:
-        run = inputs.params.run(inputs.params.members_of(name)[0])
+        run = inputs.params.run(inputs.params.members_of(name, absent=True)[0])
         if table in run.tables:
             out.setdefault(run.tables[table], []).append(run)
     return out
@@ -213,6 +215,8 @@ def our_value(inputs: ReportInputs, run: RunConfig | None, key: str, metric: str
     if run is None:
         return Ours(None)
     group = run.group or run.name
+    if inputs.params.absent(group):
+        return Ours(group, absent=run.dataset)
     outs = [inputs.runs.get(m) for m in inputs.params.members_of(group)]
     metrics = [o.metrics for o in outs if o is not None and o.metrics and o.metrics.get(key) is not None]
     if not metrics:
@@ -246,6 +250,8 @@ def flag(inputs: ReportInputs, ours: Ours, published: dict | None, reference: Ou
 def show(ours: Ours, digits: int, notes: Footnotes) -> str:
     """Display text of our value: the number (over seeds: mean ± 95% half-width (n)) with its daggers, or
     'not run at this scale'."""
+    if ours.absent:
+        return ABSENT.format(dataset=ours.absent)
     if ours.missing:
         return MISSING
     text = fmt(ours.value, digits)
@@ -507,7 +513,7 @@ def _run(inputs: ReportInputs, name: str | None) -> RunConfig | None:
     """The resolved run of an entry of runs (its first seed where it declares seeds) or of a model."""
     if not name:
         return None
-    return inputs.params.run(inputs.params.members_of(name)[0] if name in inputs.params.runs else name)
+    return inputs.params.run(inputs.params.members_of(name, absent=True)[0] if name in inputs.params.runs else name)
 
 
 def _finish(number: int, inputs: ReportInputs, columns: list[str], rows: list[dict], values: dict,

@@ -30,14 +30,22 @@ def register(app: typer.Typer) -> None:
         models: list[str] = typer.Argument(None, help="models to run (default: every unfinished one)"),
         params: Path = typer.Option(Path("params.yaml"), help="params file"),
         root: Path = typer.Option(Path("."), help="project root"),
+        devices: str = typer.Option(None, help="GPUs to use, e.g. 0-7: one lane per --per-run of them (sets -j)"),
+        per_run: int = typer.Option(1, "--per-run", help="GPUs per model with --devices (its train.nproc)"),
     ) -> None:
-        """Resolve, train and evaluate the scale's unfinished models JOBS at a time, then `dvc commit` them."""
+        """Resolve, train and evaluate the scale's unfinished models JOBS at a time (or one lane per PER_RUN
+        of DEVICES), then `dvc commit` them."""
         import logging
 
-        from cips.training.lanes import run_lanes
+        from cips.training.lanes import parse_devices, run_lanes
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        codes = run_lanes(jobs, params, root, models or None)
+        try:
+            gpus = parse_devices(devices) if devices else None
+            codes = run_lanes(jobs, params, root, models or None, devices=gpus, per_run=per_run)
+        except ValueError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
         failed = [m for m, c in codes.items() if c]
         if failed:
             typer.echo(f"error: failed: {', '.join(failed)} (logs under logs/lanes/<scale>/)", err=True)

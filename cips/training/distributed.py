@@ -1,7 +1,9 @@
-"""Data-parallel training over processes started by torchrun (nccl with CUDA, gloo without).
+"""Data-parallel training over processes started by torch.distributed.run (nccl with CUDA, gloo without).
 
-Gradients are averaged by hand after each backward pass instead of wrapping the modules in
-DistributedDataParallel: the R1 penalty needs a double backward, which DDP's hooks do not support.
+Gradients are averaged by DistributedDataParallel, whose bucketed all-reduce overlaps the backward pass.
+R1's double backward runs through it too: the penalty's gradient with respect to the reals is taken with
+autograd.grad (no parameter gradients, so no all-reduce), and the one backward of the total loss then
+reduces every parameter's gradient once.
 """
 
 from __future__ import annotations
@@ -46,21 +48,15 @@ def shutdown(world: World) -> None:
         dist.destroy_process_group()
 
 
-def average_gradients(module: nn.Module, world: World) -> None:
-    """All-reduce the gradients of `module` to their mean over ranks (one flat buffer, one call)."""
+def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:
+    """`module` in DistributedDataParallel across the ranks (itself on one process). Buffers are constants of
+    the architecture (grids, filters), identical on every rank, so they are not broadcast."""
     if not world.distributed:
-        return
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world.size
-    offset = 0
-    for g in grads:
-        n = g.numel()
-        g.copy_(flat[offset: offset + n].view_as(g))
-        offset += n
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
 
 def mean_scalar(value: torch.Tensor, world: World) -> torch.Tensor:

@@ -5,12 +5,18 @@ processes of one thread each train about 1.2x more images per second in all (`be
 --params configs/small.yaml`), so `cips lanes --jobs 2` runs each unfinished model's own stage commands
 (resolve, train, evaluate) in `jobs` lanes of cores/jobs threads, and then `dvc commit`s the stages it ran,
 which is what `dvc repro` would have recorded. A lane that fails leaves its model unfinished (its log says why).
+
+On GPUs, `--devices 0-7 --per-run 2` makes four lanes of two GPUs each: a lane's models see only its GPUs
+(CUDA_VISIBLE_DEVICES) and train in that many processes (`stages.train --nproc`), so Table 3's six ablations
+run side by side on one machine. Lanes rather than DVC's queue: the queue's workers share one device
+setting, and its experiments are not the committed `dvc.lock` results that `dvc repro` reads.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -34,32 +40,73 @@ def unfinished(params_path: str | Path = "params.yaml", root: str | Path = ".") 
             if finished_run(layout.generator(m), resolved_run(params, m)["train"]) is None]
 
 
+def parse_devices(spec: str) -> list[str]:
+    """GPU indices from "0-7", "0,2,5" or "0-3,6" (as CUDA_VISIBLE_DEVICES names them)."""
+    devices: list[str] = []
+    for part in spec.split(","):
+        first, sep, last = part.strip().partition("-")
+        if not first.isdigit() or (sep and not last.isdigit()) or (sep and int(last) < int(first)):
+            raise ValueError(f"--devices {spec}: expected indices like 0-7 or 0,2,5, got {part!r}")
+        devices += [str(i) for i in range(int(first), int(last if sep else first) + 1)]
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"--devices {spec}: a device is named twice")
+    return devices
+
+
+def device_groups(devices: list[str], per_run: int) -> list[list[str]]:
+    """The lanes' devices: consecutive groups of `per_run`."""
+    if per_run < 1 or len(devices) % per_run:
+        raise ValueError(f"--per-run {per_run}: the {len(devices)} devices do not split into groups of {per_run}")
+    return [devices[i: i + per_run] for i in range(0, len(devices), per_run)]
+
+
 def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str | Path = ".",
-              models: list[str] | None = None, logs: str | Path | None = None) -> dict[str, int]:
-    """Resolve, train and evaluate `models` (default: the unfinished ones) `jobs` at a time; returns each
-    model's exit code, and `dvc commit`s the stages of those that succeeded."""
+              models: list[str] | None = None, logs: str | Path | None = None, devices: list[str] | None = None,
+              per_run: int = 1) -> dict[str, int]:
+    """Resolve, train and evaluate `models` (default: the unfinished ones) `jobs` at a time, or, given GPU
+    `devices`, one lane per group of `per_run` of them; returns each model's exit code, and `dvc commit`s the
+    stages of those that succeeded."""
     from cips.plan import stage_key
 
     params = load_params(params_path)
     models = unfinished(params_path, root) if models is None else models
-    threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    lanes: queue.Queue[list[str] | None] = queue.Queue()
+    if devices:
+        groups = device_groups(devices, per_run)
+        jobs = len(groups)
+        for group in groups:
+            lanes.put(group)
+        env = dict(os.environ)
+    else:
+        for _ in range(jobs):
+            lanes.put(None)
+        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) // jobs)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     logs = Path(logs) if logs else Path(root) / "logs" / "lanes" / params.scale  # not under runs/: no stage reads it
     logs.mkdir(parents=True, exist_ok=True)
 
     def one(model: str) -> int:
-        with open(logs / f"{model}.log", "a") as out:
-            for stage in STAGES:
-                cmd = [sys.executable, "-m", f"stages.{stage}", model, "--params", str(params_path),
-                       "--root", str(root)]
-                code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-                if code:
-                    log.warning("%s: stage %s failed (exit %d); see %s", model, stage, code, logs / f"{model}.log")
-                    return code
-        log.info("%s: finished", model)
+        group = lanes.get()
+        lane_env = env if group is None else {**env, "CUDA_VISIBLE_DEVICES": ",".join(group)}
+        try:
+            with open(logs / f"{model}.log", "a") as out:
+                for stage in STAGES:
+                    cmd = [sys.executable, "-m", f"stages.{stage}", model, "--params", str(params_path),
+                           "--root", str(root)]
+                    if stage == "train" and group is not None:
+                        cmd += ["--nproc", str(len(group))]
+                    code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=lane_env)
+                    if code:
+                        log.warning("%s: stage %s failed (exit %d); see %s", model, stage, code,
+                                    logs / f"{model}.log")
+                        return code
+        finally:
+            lanes.put(group)
+        log.info("%s: finished%s", model, "" if group is None else f" on GPUs {','.join(group)}")
         return 0
 
-    log.info("%d model(s), %d at a time with %d thread(s) each: %s", len(models), jobs, threads, ", ".join(models))
+    each = f"{per_run} GPU(s)" if devices else f"{env['OMP_NUM_THREADS']} thread(s)"
+    log.info("%d model(s), %d at a time with %s each: %s", len(models), jobs, each, ", ".join(models))
     with ThreadPoolExecutor(jobs) as pool:
         codes = dict(zip(models, pool.map(one, models), strict=True))
     done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in STAGES]

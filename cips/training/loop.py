@@ -10,10 +10,18 @@ Panorama training renders random crops of a cylinder.
 
 Everything random in a step comes from generators seeded by (seed, step), except the per-pixel noise
 (torch's global RNG, saved in checkpoints): a resumed run continues exactly as an uninterrupted one.
+
+Data parallel: the global batch `train.batch` is split over processes (DistributedDataParallel: bucketed
+all-reduce overlapped with backward) and, within a process, into accumulated passes of `train.batch_gpu`.
+Process r, pass m renders samples r + W*m, r + W*m + W*A, ... of the global batch (W processes, A passes),
+with the latents, patches, reals and per-pixel noise (SharedNoise) one pass of the whole batch would use,
+so any split gives the same update up to float summation order. The strided split keeps D's
+minibatch-stddev groups whole when batch_gpu is a multiple of mbstd_group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -32,6 +40,7 @@ from cips.images import grid_image
 from cips.layout import CHECKPOINT
 from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
+from cips.models.layers import SharedNoise
 from cips.resolve import resume_mismatch, resume_signature
 from cips.runtime import resolve_device
 from cips.training import distributed as dist_utils
@@ -66,6 +75,8 @@ class TrainResult:
     curve: list = field(default_factory=list)  # learning curve: {step, kimg, fid, kid} per measurement
     curve_seconds: float = 0.0
     rank: int = 0
+    world_size: int = 1
+    batch_gpu: int = 0
 
 
 def r1_gamma(run: RunConfig) -> float:
@@ -91,6 +102,10 @@ def check_run(run: RunConfig, world_size: int = 1) -> None:
                               f"than model.size {run.model.size}")
     if run.train.batch % world_size:
         raise ConfigError(f"{key}.train.batch: {run.train.batch} is not divisible by the {world_size} processes")
+    per_process = run.train.batch // world_size
+    if run.train.batch_gpu is not None and per_process % run.train.batch_gpu:
+        raise ConfigError(f"{key}.train.batch_gpu: {run.train.batch_gpu} does not divide the {per_process} samples "
+                          f"of each of the {world_size} processes (batch {run.train.batch})")
 
 
 class _StopFlag:
@@ -135,6 +150,12 @@ class Trainer:
         self.track, self.progress = track and self.world.is_main, progress
         t = run.train
         self.local_batch = t.batch // self.world.size
+        self.batch_gpu = t.batch_gpu or self.local_batch
+        self.accum = self.local_batch // self.batch_gpu
+        if self.batch_gpu % run.model.discriminator.mbstd_group and self.world.is_main:
+            log.warning("%s: batch_gpu %d is not a multiple of mbstd_group %d: D's minibatch-stddev groups are "
+                        "smaller than in one pass of the batch", run.name, self.batch_gpu,
+                        run.model.discriminator.mbstd_group)
         self.gamma = r1_gamma(run)
         self.reg_every = t.r1_every if self.gamma > 0 else 0
         self.patch = t.patch
@@ -148,20 +169,25 @@ class Trainer:
         self.g_opt = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=t.eps)
         d_lr, d_betas = lazy_adam_correction(t.lr, t.betas, self.reg_every)
         self.d_opt = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=t.eps)
-        self.G_train = self.G
+        self.G_fwd = self.G
         if t.compile:
             try:
-                self.G_train = torch.compile(self.G)
+                self.G_fwd = torch.compile(self.G)
             except Exception as err:  # optional speed-up: fall back to eager
                 log.warning("torch.compile unavailable (%s); training eagerly", err)
+        # The wrappers that all-reduce gradients: G's in the G step, D's in the D and R1 steps. Passes without
+        # gradients for a network use it unwrapped (G under no_grad in the D step, D frozen in the G step).
+        self.G_train, self.D_train = dist_utils.wrap(self.G_fwd, self.world, self.device), \
+            dist_utils.wrap(self.D, self.world, self.device)
         self.step, self.seen_img, self.wall_time = 0, 0, 0.0
         self.curve: list[dict] = []
         self.curve_seconds = 0.0
         self.mlflow_run_id: str | None = None
         self.resumed_from: int | None = None
         ckpt = self._maybe_resume()
-        torch.manual_seed(t.seed * 7919 + self.world.rank + 1 + (0 if ckpt is None else self.step))
-        if ckpt is not None and self.world.is_main:  # rank 0's noise RNG continues exactly
+        # per-pixel noise: every process draws the whole batch's (SharedNoise) from the same global RNG
+        torch.manual_seed(t.seed * 7919 + 1 + (0 if ckpt is None else self.step))
+        if ckpt is not None:  # the noise RNG continues exactly
             torch.set_rng_state(ckpt["rng"]["torch"])
             if self.device.type == "cuda" and ckpt["rng"].get("cuda") is not None:
                 torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
@@ -264,10 +290,31 @@ class Trainer:
         z = torch.randn(self.cfg.train.batch, self.cfg.model.style_dim, generator=g)
         return z[self.world.rank:: self.world.size].to(self.device)
 
-    def _generate(self, z: torch.Tensor, xy: torch.Tensor | None) -> torch.Tensor:
-        if xy is None:
-            return self.G_train(z)
-        return self.G_train(z, coords=xy)
+    def _part(self, x: torch.Tensor | None, m: int) -> torch.Tensor | None:
+        """Pass m's samples of this process's share (all of them in one pass)."""
+        return x if x is None or self.accum == 1 else x[m:: self.accum]
+
+    def _noise(self) -> SharedNoise | None:
+        """The per-pixel noise of one phase's global batch when it is split (None: one pass draws its own)."""
+        return SharedNoise(self.cfg.train.batch) if self.world.size * self.accum > 1 else None
+
+    def _sync(self, net: torch.nn.Module, m: int):
+        """All-reduce gradients after the last pass only."""
+        return net.no_sync() if m < self.accum - 1 and hasattr(net, "no_sync") else contextlib.nullcontext()
+
+    def _generate(self, net, z: torch.Tensor, xy: torch.Tensor | None, noise: SharedNoise | None,
+                  m: int) -> torch.Tensor:
+        kwargs = {} if xy is None else {"coords": xy}
+        if noise is not None:
+            w = self.world
+            rows = torch.arange(self.cfg.train.batch)[w.rank:: w.size][m:: self.accum]
+            kwargs["noise_generator"] = noise.part(rows)
+        return net(z, **kwargs)
+
+    def _mean(self, parts: list[torch.Tensor]) -> float:
+        """A logged value: the mean over passes and processes."""
+        total = parts[0] if len(parts) == 1 else torch.stack(parts).mean()
+        return float(dist_utils.mean_scalar(total, self.world))
 
     def _real_view(self, reals: torch.Tensor, patches: tuple | None) -> torch.Tensor:
         if patches is None:
@@ -279,63 +326,74 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         """One D step (with R1 when due), one G step, one EMA update; returns the losses (mean over ranks)."""
-        seed, step = self.cfg.train.seed, self.step
+        seed, step, a = self.cfg.train.seed, self.step, self.accum
         g_d, g_g = step_generator(seed, step, 2), step_generator(seed, step, 3)
         reals = next(self.reals)
         out: dict[str, float] = {}
+        scale = (lambda loss: loss) if a == 1 else (lambda loss: loss / a)
 
         # discriminator
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         patches = self._patches(g_d) if self.patch else None
-        with torch.no_grad(), self.amp:
-            fakes = self._generate(self._latents(g_d), self._coords(g_d, patches))
+        z, xy, noise = self._latents(g_d), self._coords(g_d, patches), self._noise()
         reals = self._real_view(reals, patches).detach()
         do_r1 = self.reg_every > 0 and step % self.reg_every == 0
         fused_r1 = do_r1 and self.cfg.train.r1_step == "fused"
-        reals.requires_grad_(fused_r1)
-        with self.amp:
-            real_logits = self.D(reals)
-            fake_logits = self.D(fakes.float())
-            loss_d = d_logistic(real_logits.float(), fake_logits.float())
-        if fused_r1:
-            r1 = r1_penalty(real_logits.float(), reals)
-            loss_d_total = loss_d + (self.gamma / 2) * r1 * self.reg_every
-            out["r1"] = float(dist_utils.mean_scalar(r1.detach(), self.world))
-        else:
-            loss_d_total = loss_d
-        out["loss_d"] = float(dist_utils.mean_scalar(loss_d.detach(), self.world))
-        out["d_real"] = float(dist_utils.mean_scalar(real_logits.detach().float().mean(), self.world))
-        out["d_fake"] = float(dist_utils.mean_scalar(fake_logits.detach().float().mean(), self.world))
-        self._check_finite(out)
+        logs: dict[str, list[torch.Tensor]] = {"r1": [], "loss_d": [], "d_real": [], "d_fake": []}
         self.d_opt.zero_grad(set_to_none=True)
-        loss_d_total.backward()
-        dist_utils.average_gradients(self.D, self.world)
+        for m in range(a):
+            with self._sync(self.D_train, m):
+                with torch.no_grad(), self.amp:
+                    fakes = self._generate(self.G_fwd, self._part(z, m), self._part(xy, m), noise, m)
+                real = self._part(reals, m).requires_grad_(fused_r1)
+                with self.amp:
+                    real_logits = self.D_train(real)
+                    fake_logits = self.D_train(fakes.float())
+                    loss_d = d_logistic(real_logits.float(), fake_logits.float())
+                loss_d_total = loss_d
+                if fused_r1:
+                    r1 = r1_penalty(real_logits.float(), real)
+                    loss_d_total = loss_d + (self.gamma / 2) * r1 * self.reg_every
+                    logs["r1"].append(r1.detach())
+                logs["loss_d"].append(loss_d.detach())
+                logs["d_real"].append(real_logits.detach().float().mean())
+                logs["d_fake"].append(fake_logits.detach().float().mean())
+                scale(loss_d_total).backward()
+        out.update({k: self._mean(v) for k, v in logs.items() if v})
+        self._check_finite(out)
         self.d_opt.step()
         if do_r1 and not fused_r1:  # the official code's separate R1 step
-            reals = reals.detach().requires_grad_(True)
-            with self.amp:
-                real_logits = self.D(reals)
-            r1 = r1_penalty(real_logits.float(), reals)
-            out["r1"] = float(dist_utils.mean_scalar(r1.detach(), self.world))
-            self._check_finite(out)
+            parts = []
             self.d_opt.zero_grad(set_to_none=True)
-            # + 0 * logits, as the official code: every D parameter takes part in the Adam step (zero grad)
-            ((self.gamma / 2) * r1 * self.reg_every + 0 * real_logits.float().sum()).backward()
-            dist_utils.average_gradients(self.D, self.world)
+            for m in range(a):
+                with self._sync(self.D_train, m):
+                    real = self._part(reals, m).detach().requires_grad_(True)
+                    with self.amp:
+                        real_logits = self.D_train(real)
+                    r1 = r1_penalty(real_logits.float(), real)
+                    parts.append(r1.detach())
+                    # + 0 * logits, as the official code: every D parameter takes part in the Adam step (zero grad)
+                    scale((self.gamma / 2) * r1 * self.reg_every + 0 * real_logits.float().sum()).backward()
+            out["r1"] = self._mean(parts)
+            self._check_finite(out)
             self.d_opt.step()
 
         # generator (on the D step's patch coordinates, as the official code)
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
-        with self.amp:
-            fakes = self._generate(self._latents(g_g), self._coords(g_g, patches))
-            loss_g = g_nonsaturating(self.D(fakes.float()).float())
-        out["loss_g"] = float(dist_utils.mean_scalar(loss_g.detach(), self.world))
-        self._check_finite(out)
+        z, xy, noise = self._latents(g_g), self._coords(g_g, patches), self._noise()
+        parts = []
         self.g_opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        dist_utils.average_gradients(self.G, self.world)
+        for m in range(a):
+            with self._sync(self.G_train, m):
+                with self.amp:
+                    fakes = self._generate(self.G_train, self._part(z, m), self._part(xy, m), noise, m)
+                    loss_g = g_nonsaturating(self.D(fakes.float()).float())
+                parts.append(loss_g.detach())
+                scale(loss_g).backward()
+        out["loss_g"] = self._mean(parts)
+        self._check_finite(out)
         self.g_opt.step()
 
         # EMA
@@ -452,6 +510,7 @@ class Trainer:
             max_rank_divergence=max(dist_utils.max_divergence(self.G, self.world),
                                     dist_utils.max_divergence(self.D, self.world)),
             last=last, rank=self.world.rank, curve=self.curve, curve_seconds=self.curve_seconds,
+            world_size=self.world.size, batch_gpu=self.batch_gpu,
         )
         return result
 

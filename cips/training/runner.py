@@ -53,6 +53,17 @@ def write_generator(checkpoint: Path, resolved: dict, info: dict, path: Path) ->
     return path
 
 
+def finished_before(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".") -> Finished | None:
+    """Finished when runs/<run>/generator.pt already holds the run its params resolve to."""
+    from cips.layout import Layout
+    from cips.resolve import resolved_run
+
+    params = load_params(params_path)
+    layout = Layout(root, params.scale)
+    info = finished_run(layout.generator(run), resolved_run(params, run)["train"])
+    return None if info is None else Finished(run, layout.generator(run), info)
+
+
 def train_from_params(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".", *, track: bool = True,
                       progress: bool = True):
     """Train run `run`; returns the TrainResult (train.json and generator.pt are written by rank 0), or
@@ -68,10 +79,10 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
     layout = Layout(root, params.scale)
     cfg = params.run(run)
     resolved = resolved_run(params, run)["train"]
-    info = finished_run(layout.generator(run), resolved)
-    if info is not None:
-        write_json_atomic(info, layout.train_info(run))
-        return Finished(run, layout.generator(run), info)
+    finished = finished_before(run, params_path, root)
+    if finished is not None:
+        write_json_atomic(finished.info, layout.train_info(run))
+        return finished
     lmdb = layout.lmdb(cfg.dataset)
     if not lmdb.exists():
         raise FileNotFoundError(f"{lmdb}: no LMDB for dataset {cfg.dataset!r} (run `dvc repro prepare@{cfg.dataset}`)")
@@ -87,6 +98,7 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
             "run": run, "group": cfg.group, "seed": cfg.train.seed, "dataset": cfg.dataset, "scale": params.scale,
             "arch": cfg.model.arch,
             "step": result.step, "steps": result.steps, "batch": cfg.train.batch,
+            "world_size": result.world_size, "batch_gpu": result.batch_gpu,
             "img_per_s": round(result.img_per_s, 3), "wall_time_s": round(result.wall_time_s, 3),
             "params_g": result.params_g, "params_d": result.params_d,
             "resumed_from": result.resumed_from, "mlflow_run_id": result.mlflow_run_id,
@@ -99,9 +111,57 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
     return result
 
 
-def train_command(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".", track: bool = True) -> int:
+def launch_command(run: str, nproc: int, params_path: str | Path, root: str | Path, track: bool,
+                   device: str, cores: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that train `run` in `nproc` processes of this machine through torch's
+    elastic launcher (`torchrun --standalone`: a free local port, so lanes side by side do not collide)."""
+    import os
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "stages.train", run, "--params", str(params_path), "--root", str(root)]
+    env = dict(os.environ)
+    if device != "cuda" and "OMP_NUM_THREADS" not in env:  # gloo processes share the cores
+        cores = cores or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+        env["OMP_NUM_THREADS"] = str(max(1, cores // nproc))
+    return cmd + ([] if track else ["--no-track"]), env
+
+
+def _launch(run: str, params_path: str | Path, root: str | Path, track: bool, nproc: int | None) -> int | None:
+    """Start `run`'s train.nproc processes and wait (their exit code); None when this process trains: one
+    process, or already a worker of a launcher (WORLD_SIZE set, e.g. a multi-machine torchrun)."""
+    import os
+    import subprocess
+
+    from cips.config import ConfigError
+    from cips.runtime import resolve_device
+
+    if "WORLD_SIZE" in os.environ:
+        return None
+    cfg = load_params(params_path).run(run)
+    nproc = nproc or cfg.train.nproc
+    if nproc == 1:
+        return None
+    if cfg.train.batch % nproc:
+        raise ConfigError(f"runs.{run}.train.batch: {cfg.train.batch} is not divisible by {nproc} processes")
+    device = resolve_device(cfg.train.device).type
+    if device == "cuda":
+        import torch
+
+        if torch.cuda.device_count() < nproc:
+            raise ConfigError(f"runs.{run}.train.nproc: {nproc} processes, one per GPU, but "
+                              f"{torch.cuda.device_count()} GPUs are visible")
+    cmd, env = launch_command(run, nproc, params_path, root, track, device)
+    cmd += ["--nproc", str(nproc)]
+    log.info("%s: training in %d processes (%s)", run, nproc, "one per GPU" if device == "cuda" else "gloo, CPU")
+    return subprocess.call(cmd, env=env)
+
+
+def train_command(run: str, params_path: str | Path = "params.yaml", root: str | Path = ".", track: bool = True,
+                  nproc: int | None = None) -> int:
     """Train `run` as a command does (stage train@<run> and `cips train`): progress and one summary line on
-    success, one error line otherwise; returns the exit code (143 when stopped by a signal)."""
+    success, one error line otherwise; returns the exit code (143 when stopped by a signal). With
+    train.nproc > 1 it starts that many processes, which run this same command as workers."""
     import logging
     import sys
 
@@ -111,6 +171,10 @@ def train_command(run: str, params_path: str | Path = "params.yaml", root: str |
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
+        if finished_before(run, params_path, root) is None:
+            code = _launch(run, params_path, root, track, nproc)
+            if code is not None:
+                return code
         result = train_from_params(run, params_path, root, track=track)
     except TrainingInterrupted as err:
         print(f"interrupted: {err}", file=sys.stderr)

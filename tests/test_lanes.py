@@ -1,0 +1,64 @@
+"""`cips lanes`: several models side by side, on CPU threads or on groups of GPUs (a fake device list)."""
+
+import threading
+
+import pytest
+from test_training import make_project
+
+from cips.training import lanes
+from cips.training.runner import launch_command
+
+
+def _project(root):
+    seeds = [0, 1, 2, 3, 4, 5]
+    return make_project(root, {"toy-cips": {"dataset": "toy", "seeds": seeds}}, steps=2)
+
+
+def test_devices_parse_and_split_into_groups_per_run():
+    assert lanes.parse_devices("0-3,6") == ["0", "1", "2", "3", "6"]
+    assert lanes.device_groups(lanes.parse_devices("0-7"), 2) == [["0", "1"], ["2", "3"], ["4", "5"], ["6", "7"]]
+    for bad in ("0-", "a", "3-1", "0,0"):
+        with pytest.raises(ValueError, match="--devices"):
+            lanes.parse_devices(bad)
+    with pytest.raises(ValueError, match="--per-run 3: the 8 devices"):
+        lanes.device_groups(lanes.parse_devices("0-7"), 3)
+
+
+def test_each_lane_holds_its_own_gpus_and_trains_with_that_many_processes(tmp_path, monkeypatch):
+    path = _project(tmp_path)
+    calls, busy, lock = [], {}, threading.Lock()
+
+    def fake_call(cmd, stdout=None, stderr=None, env=None):
+        gpus = env["CUDA_VISIBLE_DEVICES"]
+        model, stage = cmd[3], cmd[2].split(".")[1]
+        with lock:
+            calls.append((model, stage, gpus, cmd))
+            assert all(g != gpus or m == model for m, g in busy.items()), "two models on one lane's GPUs"
+            busy[model] = gpus
+        threading.Event().wait(0.01)
+        with lock:
+            busy.pop(model)
+        return 0
+
+    committed = []
+    monkeypatch.setattr(lanes.subprocess, "call", fake_call)
+    monkeypatch.setattr(lanes.subprocess, "run", lambda cmd, **kw: committed.append(cmd))
+    codes = lanes.run_lanes(params_path=path, root=tmp_path, logs=tmp_path / "logs",
+                            devices=lanes.parse_devices("0-7"), per_run=2)
+    assert sorted(codes) == [f"toy-cips-s{i}" for i in range(6)] and set(codes.values()) == {0}
+    groups = {gpus for _, _, gpus, _ in calls}
+    assert groups <= {"0,1", "2,3", "4,5", "6,7"} and len(groups) >= 2
+    for model, stage, gpus, cmd in calls:
+        assert [g for m, s, g, _ in calls if m == model] == [gpus] * 3  # one lane runs all of a model's stages
+        assert (cmd[-2:] == ["--nproc", "2"]) == (stage == "train")
+    assert committed and committed[0][:3] == ["dvc", "commit", "--force"] and len(committed[0]) == 3 + 3 * 6
+
+
+def test_cpu_processes_share_the_cores_and_start_through_torchs_launcher(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cmd, env = launch_command("toy-cips", 2, "params.yaml", ".", False, "cpu", cores=4)
+    assert cmd[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc-per-node=2" in cmd
+    assert cmd[cmd.index("-m", 2):][:3] == ["-m", "stages.train", "toy-cips"] and cmd[-1] == "--no-track"
+    assert env["OMP_NUM_THREADS"] == "2"
+    _, env = launch_command("toy-cips", 2, "params.yaml", ".", True, "cuda", cores=4)
+    assert "OMP_NUM_THREADS" not in env
