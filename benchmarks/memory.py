@@ -6,7 +6,8 @@
 Analytic: one training step's two phases are traced on the meta device (no memory, no arithmetic) under
 torch.autograd.graph.saved_tensors_hooks, which sees every tensor a backward pass will need. The D phase
 is D on reals and fakes with R1's double backward (the fused step); the G phase is G then D on the fakes.
-Distinct storages are counted once, parameters not at all. Per sample = (batch 2 - batch 1). The fixed part
+Distinct storages are counted once, parameters not at all. Per sample = (batch 2 - batch 1). batch_gpu: the
+largest divisor of Table 1's batch 32 that fits. The fixed part
 is the weights of G, G_ema and D with their gradients and Adam's two moments (fp32). A GPU also needs its
 context and the workspace of its kernels (about 1-2 GB), hence the 85% rule for what fits.
 """
@@ -26,11 +27,13 @@ from cips.models import build_discriminator, build_generator
 from cips.models.summary import OFFICIAL_CHANNELS
 from cips.training.losses import d_logistic, g_nonsaturating, r1_penalty
 
-CONFIGS = {
-    "CIPS-skips, paper widths (512)": ModelConfig(),
-    "CIPS-skips, official widths (512 x 5, 256, 128)": ModelConfig(channels=OFFICIAL_CHANNELS),
-    "CIPS-base": ModelConfig(skips=False),
-    "StyleGAN2": ModelConfig(arch="stylegan2"),
+CHUNK = 4096  # train.checkpoint_pixels of the recomputing row: 16 chunks of a 256x256 image
+CONFIGS = {  # name: (model, train.checkpoint_pixels)
+    "CIPS-skips, paper widths (512)": (ModelConfig(), None),
+    "CIPS-skips, official widths (512 x 5, 256, 128)": (ModelConfig(channels=OFFICIAL_CHANNELS), None),
+    "CIPS-base": (ModelConfig(skips=False), None),
+    f"CIPS-skips, paper widths, checkpoint_pixels {CHUNK}": (ModelConfig(), CHUNK),
+    "StyleGAN2": (ModelConfig(arch="stylegan2"), None),
 }
 GPU_GB = (24, 40, 80, 141)
 USABLE = 0.85
@@ -51,8 +54,9 @@ def _saved_bytes(step, params: set[int]) -> int:
     return sum(seen.values())
 
 
-def phase_bytes(cfg: ModelConfig, batch: int, device: str = "meta") -> dict[str, int]:
-    """Bytes saved for backward by the D phase (with R1) and the G phase of one step of `batch` samples."""
+def phase_bytes(cfg: ModelConfig, batch: int, device: str = "meta", chunk: int | None = None) -> dict[str, int]:
+    """Bytes saved for backward by the D phase (with R1) and the G phase of one step of `batch` samples. With
+    `chunk` (train.checkpoint_pixels) the G phase adds the one chunk whose activations backward recomputes."""
     with torch.device(device):
         g, d = build_generator(cfg), build_discriminator(cfg, size=cfg.size)
         z = torch.randn(batch, cfg.style_dim)
@@ -75,7 +79,14 @@ def phase_bytes(cfg: ModelConfig, batch: int, device: str = "meta") -> dict[str,
             loss.backward()
         d.requires_grad_(True)
 
-    return {"d": _saved_bytes(d_phase, params), "g": _saved_bytes(g_phase, params)}
+    out = {"d": _saved_bytes(d_phase, params)}
+    if chunk:
+        g_alone = _saved_bytes(lambda: g(z), params)  # every activation of the MLP, kept
+        g.checkpoint_chunk = chunk
+        out["g"] = _saved_bytes(g_phase, params) + g_alone * chunk // (cfg.size * cfg.size)
+    else:
+        out["g"] = _saved_bytes(g_phase, params)
+    return out
 
 
 def fixed_bytes(cfg: ModelConfig) -> int:
@@ -87,22 +98,24 @@ def fixed_bytes(cfg: ModelConfig) -> int:
 
 def analytic() -> list[dict]:
     rows = []
-    for name, cfg in CONFIGS.items():
-        one, two = phase_bytes(cfg, 1), phase_bytes(cfg, 2)
+    for name, (cfg, chunk) in CONFIGS.items():
+        one, two = phase_bytes(cfg, 1, chunk=chunk), phase_bytes(cfg, 2, chunk=chunk)
         per = {k: two[k] - one[k] for k in one}
         per_sample = max(per.values())
         fixed = fixed_bytes(cfg)
         fits = {gb: max(0, int((gb * 1e9 * USABLE - fixed) // per_sample)) for gb in GPU_GB}
+        batch_gpu = {gb: max([d for d in (1, 2, 4, 8, 16, 32) if d <= n] or [0]) for gb, n in fits.items()}
         rows.append({"model": name, "per_sample_gb": per_sample / 1e9, "d_phase_gb": per["d"] / 1e9,
                      "g_phase_gb": per["g"] / 1e9, "fixed_gb": fixed / 1e9,
-                     "batch_32_gb": (fixed + 32 * per_sample) / 1e9, "fits": fits})
+                     "batch_32_gb": (fixed + 32 * per_sample) / 1e9, "fits": fits,
+                     "batch_gpu": batch_gpu})
     return rows
 
 
 def _rss_child(name: str, batch: int, size: int) -> None:
-    cfg = CONFIGS[name]
+    cfg, chunk = CONFIGS[name]
     cfg = ModelConfig(**{**cfg.__dict__, "size": size}) if size != cfg.size else cfg
-    phase_bytes(cfg, batch, device="cpu")
+    phase_bytes(cfg, batch, device="cpu", chunk=chunk and chunk * size * size // 65536)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
@@ -134,11 +147,11 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"{'model':50s} {'GB/sample':>9s} {'D phase':>8s} {'G phase':>8s} {'fixed':>6s} {'batch 32':>9s}  "
-          + "  ".join(f"fits {gb} GB" for gb in GPU_GB) + ("  RSS GB/sample" if args.rss else ""))
+          + "  ".join(f"{gb} GB: fits (batch_gpu)" for gb in GPU_GB) + ("  RSS GB/sample" if args.rss else ""))
     for r in rows:
         print(f"{r['model']:50s} {r['per_sample_gb']:9.2f} {r['d_phase_gb']:8.2f} {r['g_phase_gb']:8.2f} "
               f"{r['fixed_gb']:6.2f} {r['batch_32_gb']:9.1f}  "
-              + "  ".join(f"{r['fits'][gb]:>11d}" for gb in GPU_GB)
+              + "  ".join(f"{r['fits'][gb]:>12d} ({r['batch_gpu'][gb]:>2d})" for gb in GPU_GB)
               + (f"  {r['rss_per_sample_gb']:14.2f}" if args.rss else ""))
 
 

@@ -8,8 +8,10 @@ peak memory (RSS on CPU, max allocated on CUDA) is its own.
     python benchmarks/train_step.py --device cuda --batch 16 --steps 20
     python benchmarks/train_step.py --params configs/small.yaml --threads 1 2 --compile   # the speed study
 
-Prints img/s, ms per step, peak memory and the CIPS/StyleGAN2 time ratio; the official code's authors
-report CIPS about 4.3x slower than StyleGAN2 at 256x256.
+    python benchmarks/train_step.py --sizes 64 --checkpoint-pixels 512     # the cost of recomputing the MLP
+
+Prints img/s, ms per step, peak memory and the CIPS/StyleGAN2 time ratio; the authors report CIPS about
+4.3x slower than StyleGAN2 at 256x256 with their code on GPU (advimman/CIPS issue #1; not in the paper).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument("--params", help="speed study at this params file's widths and batch (threads, procs)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="with --params: torch threads")
     parser.add_argument("--compile", action="store_true", help="with --params: also time torch.compile")
+    parser.add_argument("--checkpoint-pixels", type=int, help="also time CIPS with train.checkpoint_pixels N")
     args = parser.parse_args()
     if args.params:
         return speed_study(args)
@@ -131,12 +134,20 @@ def main() -> None:
         batch = args.batch or DEFAULT_BATCH[kind].get(size, 2)
         rows = {arch: measure(arch, size, batch, args.steps, args.r1_every, args.device)
                 for arch in ("stylegan2", "cips")}
+        if args.checkpoint_pixels:
+            rows["cips+recompute"] = measure("cips", size, batch, args.steps, args.r1_every, args.device,
+                                             base={"train": {"checkpoint_pixels": args.checkpoint_pixels}})
         for arch, r in rows.items():
             print(f"{arch:>10} {size:>5} {batch:>5} {r['ms_per_step']:>10.1f} {r['img_per_s']:>8.2f} "
                   f"{r['peak_mb']:>9.0f}")
         ratio = rows["cips"]["ms_per_step"] / rows["stylegan2"]["ms_per_step"]
         note = f" (authors, official code, 256x256 GPU: {PUBLISHED_RATIO_256}x)" if size == 256 else ""
         print(f"{'':>10} {size:>5} CIPS/StyleGAN2 time per step: {ratio:.2f}x{note}")
+        if args.checkpoint_pixels:
+            r, c = rows["cips+recompute"], rows["cips"]
+            time_ratio, peak_ratio = r["ms_per_step"] / c["ms_per_step"], r["peak_mb"] / c["peak_mb"]
+            print(f"{'':>10} {size:>5} checkpoint_pixels {args.checkpoint_pixels}: {time_ratio:.2f}x the time, "
+                  f"{peak_ratio:.2f}x the peak memory of CIPS")
 
 
 if __name__ == "__main__":

@@ -188,7 +188,8 @@ class ModelConfig:
     # 2 * width input); widen = the other encoding is 2 * width wide. Both give Table 4's CIPS-NE 10.2 M.
     encoding_fill: Literal["zeros", "widen"] = "zeros"
     # CIPS: exact = stored vectors at grid nodes, bilinear between; official = the official code's
-    # grid_sample(align_corners=False) outside full-grid training (a half-pixel blur on the grid itself)
+    # grid_sample(align_corners=False) outside full-grid training (on the grid itself a shift growing from 0 at the
+    # centre towards half a pixel at the edges, with bilinear mixing)
     embedding_sampling: Literal["exact", "official"] = "exact"
     # StyleGAN2 generator: channels at resolution r are min(channel_base // r, channel_max)
     channel_base: int = 32768
@@ -228,6 +229,9 @@ class TrainConfig:
     # although G has no regulariser: the official CIPS code does so with 4 (lr 0.0016); null = none
     g_reg_every: int | None = None
     ema_halflife_kimg: float = 10.0
+    # set: the EMA halves every this many steps, whatever the batch (the official CIPS code: 0.5^(32/10,000) per
+    # step, i.e. 312.5 steps: 10 kimg at batch 32, 5 kimg at batch 16); it replaces ema_halflife_kimg
+    ema_halflife_steps: float | None = None
     ema_rampup: float | None = None
     flip: bool = True
     patch: int | None = None  # K: the generator and D see KxK patches of the full grid (Table 5)
@@ -247,6 +251,9 @@ class TrainConfig:
     # Samples per process and pass (StyleGAN2-ADA's --batch-gpu): each process accumulates batch / processes
     # in passes of batch_gpu; null = one pass. Equal updates need it divisible by D's mbstd_group.
     batch_gpu: int | None = None
+    # CIPS: keep no activations of the per-pixel MLP; recompute them in backward, this many pixels at a time
+    # (memory for about one more G forward); null = off. Results agree to float summation order.
+    checkpoint_pixels: int | None = None
     workers: int = 2
     checkpoint_every: int = 1000
     # learning curve: every eval_every kimg, FID/KID of eval_n EMA samples against eval_n reals (null: none)

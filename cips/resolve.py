@@ -26,7 +26,7 @@ from cips.scale import load_params
 # checkpoint stays resumable across them. Some change the float summation order (device, compile, the
 # split of a batch over processes and passes), so results agree to float tolerance, not bit for bit.
 OPERATIONAL_TRAIN_KEYS = ("checkpoint_every", "log_every", "sample_every", "workers", "device", "compile", "n_samples",
-                          "nproc", "batch_gpu")
+                          "nproc", "batch_gpu", "checkpoint_pixels")
 # Keys a checkpoint may be continued across: a longer run continues a shorter one, and the learning curve
 # measures the run without changing it. They are part of the identity (they change train.json's outputs).
 CONTINUATION_TRAIN_KEYS = ("steps", "eval_every", "eval_n")
@@ -37,6 +37,9 @@ ARCH_ONLY_MODEL_KEYS = {
     "stylegan2": ("channel_base", "channel_max"),
 }
 PATCH_ONLY_TRAIN_KEYS = ("patch_sampling", "patch_sigma")
+# Keys added after models were committed: left out of the identity while at their neutral value, so adding a
+# knob re-runs nothing it does not change (set, they count like any other key)
+NEUTRAL_TRAIN_KEYS = {"ema_halflife_steps": None}
 
 
 def train_identity(run: RunConfig) -> dict:
@@ -44,7 +47,8 @@ def train_identity(run: RunConfig) -> dict:
     other = "stylegan2" if run.model.arch == "cips" else "cips"
     model = {k: v for k, v in to_dict(run.model).items() if k not in ARCH_ONLY_MODEL_KEYS[other]}
     train = {k: v for k, v in to_dict(run.train).items() if k not in OPERATIONAL_TRAIN_KEYS
-             and not (run.train.patch is None and k in PATCH_ONLY_TRAIN_KEYS)}
+             and not (run.train.patch is None and k in PATCH_ONLY_TRAIN_KEYS)
+             and not (k in NEUTRAL_TRAIN_KEYS and v == NEUTRAL_TRAIN_KEYS[k])}
     return {"dataset": run.dataset, "model": model, "train": train}
 
 

@@ -32,6 +32,12 @@ def test_a_model_knob_changes_only_the_runs_that_inherit_it():
 
 def test_operational_keys_change_nothing():
     assert changed(train__log_every=7, train__checkpoint_every=3, train__workers=1) == {"train": set(), "eval": set()}
+    assert changed(train__nproc=2, train__batch_gpu=1) == {"train": set(), "eval": set()}
+
+
+def test_a_knob_added_later_changes_nothing_at_its_neutral_value_and_everything_when_set():
+    assert changed(train__ema_halflife_steps=None) == {"train": set(), "eval": set()}
+    assert len(changed(train__ema_halflife_steps=312.5)["train"]) > 5
 
 
 def test_stylegan2_ignores_cips_keys_and_cips_ignores_stylegan2_keys():

@@ -308,6 +308,38 @@ def test_accumulated_passes_train_as_one_pass(tmp_path):
     _assert_same_training(ckpt(tmp_path / "one"), ckpt(tmp_path / "passes"))
 
 
+def test_recomputed_pixel_chunks_train_as_kept_activations(tmp_path):
+    kept = train(tmp_path / "kept", "toy-cips", steps=8, batch=8)
+    recomputed = train(tmp_path / "recomputed", "toy-cips", steps=8, batch=8, checkpoint_pixels=64)
+    assert kept.step == recomputed.step == 8
+    _assert_same_training(ckpt(tmp_path / "kept"), ckpt(tmp_path / "recomputed"))
+    t = trainer(tmp_path / "count", "toy-cips", checkpoint_pixels=64)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda x: saved.append(x.numel()) or x, lambda x: x):
+        t.G(torch.randn(2, t.cfg.model.style_dim)).sum().backward()
+    assert max(saved) < 2 * 64 * t.cfg.model.width  # no tensor of every pixel is kept, only chunk inputs
+
+
+def test_official_embedding_sampling_reads_patches_through_grid_sample(tmp_path, monkeypatch):
+    from cips.models import cips as cips_model
+
+    calls = []
+    real = cips_model.CoordinateEmbedding.sample_official
+    monkeypatch.setattr(cips_model.CoordinateEmbedding, "sample_official",
+                        lambda self, points: calls.append(points.shape) or real(self, points))
+    runs = {"toy-patch": {"dataset": "toy", "train": {"patch": 8}}}
+    exact = loop.Trainer(load_params(make_project(tmp_path / "exact", runs)).run("toy-patch"),
+                         layout(tmp_path / "exact").lmdb("toy"), tmp_path / "exact" / "out", "test", track=False)
+    exact.train_step()
+    assert calls == []  # ours: the stored vectors at the patch's nodes
+    runs["toy-patch"]["model"] = {"embedding_sampling": "official"}
+    official = loop.Trainer(load_params(make_project(tmp_path / "official", runs)).run("toy-patch"),
+                            layout(tmp_path / "official").lmdb("toy"), tmp_path / "official" / "out", "test",
+                            track=False)
+    official.train_step()
+    assert calls and all(shape[1] == 8 * 8 for shape in calls)  # the official code: grid_sample for a patch
+
+
 def _recorded_grads(root: Path, run: str, nproc: int, **train) -> list[tuple[str, dict[str, torch.Tensor]]]:
     """Gradients each optimizer step applied in two steps of `run`, with 1 or `nproc` processes."""
     make_project(root, steps=2, **train)

@@ -71,6 +71,13 @@ def test_ema_halves_its_memory_every_half_life():
     assert ema.weight.item() == pytest.approx(0.5, abs=1e-6)
 
 
+def test_the_official_ema_decays_per_step_whatever_the_batch():
+    official = 0.5 ** (32 / 10_000)  # the official CIPS code's decay per step
+    assert ema_beta(32, 10.0, 32, halflife_steps=312.5) == pytest.approx(official, rel=1e-12)
+    assert ema_beta(16, 10.0, 16, halflife_steps=312.5) == pytest.approx(official, rel=1e-12)
+    assert ema_beta(16, 10.0, 16) == pytest.approx(0.5 ** (16 / 10_000), rel=1e-12)  # ours: 10 kimg at any batch
+
+
 def test_lazy_r1_step_by_hand(tmp_path, monkeypatch):
     """With a linear D and the logistic loss zeroed, D's gradient is the R1 term alone: on a due step
     gamma / 2 * every * d||a||^2/da = gamma * every * a, with the default gamma; Adam's first step with the

@@ -24,7 +24,8 @@ encoding fill the whole width. Both give CIPS-NE the 10.2 M parameters of the pa
 `embedding_sampling`: "exact" (default) reads the stored vectors at grid nodes and interpolates
 bilinearly between them; "official" renders as the official code does: the stored table while
 training on the full grid, otherwise `grid_sample(align_corners=False)`, which on the training grid
-itself is a half-pixel blur (the path of the released checkpoints' images and the paper's FIDs).
+itself shifts each node by an offset that grows from zero at the centre towards half a pixel at the edges,
+mixing neighbours bilinearly (the path of the released checkpoints' images and the paper's FIDs).
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ class CIPSGenerator(StyleMixin, nn.Module):
         # the constructor's arguments, as given (ModelConfig's fields of the same names)
         self.hparams = {k: v for k, v in locals().items() if k in inspect.signature(CIPSGenerator).parameters}
         self.embedding_sampling = embedding_sampling
+        # training only (train.checkpoint_pixels): the per-pixel MLP runs in chunks of this many points whose
+        # activations are recomputed in backward instead of kept (pixels are independent, so chunks are exact)
+        self.checkpoint_chunk: int | None = None
         widen = encoding_fill == "widen"
         fourier_dim = (2 * width if widen and not embeddings else width) if fourier else 0
         embedding_dim = (2 * width if widen and not fourier else width) if embeddings else 0
@@ -287,6 +291,10 @@ class CIPSGenerator(StyleMixin, nn.Module):
 
     # ---------------------------------------------------------------- synthesis
 
+    def _render(self, ws: torch.Tensor, points: torch.Tensor, noise: list[torch.Tensor | None], zero_fourier: bool,
+                zero_embeddings: bool) -> torch.Tensor:
+        return self.synthesize(ws, self._encode(points, ws.shape[0], zero_fourier, zero_embeddings), noise)
+
     def synthesize(self, ws: torch.Tensor, x: torch.Tensor, noise: list[torch.Tensor | None]) -> torch.Tensor:
         """The per-point MLP: encodings x (B, N, C) and styles ws (B, num_ws, D) -> RGB (B, N, 3)."""
         rgb = None
@@ -328,7 +336,20 @@ class CIPSGenerator(StyleMixin, nn.Module):
         elif noise_mode != "zero":
             raise ValueError(f"noise_mode must be 'random' or 'zero', got {noise_mode!r}")
 
-        if chunk is None or chunk >= n:
+        recompute = self.checkpoint_chunk if torch.is_grad_enabled() else None
+        if recompute and recompute < n:  # training: each chunk's activations are recomputed in backward
+            from torch.utils.checkpoint import checkpoint
+
+            if points is None:
+                points = self.grid.permute(0, 2, 3, 1).reshape(1, -1, 2).expand(batch, -1, -1)
+            pieces = []
+            for start in range(0, n, recompute):
+                sl = slice(start, start + recompute)
+                part = [None if e is None else e[:, sl] for e in noise]
+                pieces.append(checkpoint(self._render, ws, points[:, sl], part, zero_fourier, zero_embeddings,
+                                         use_reentrant=False))
+            rgb = torch.cat(pieces, dim=1)
+        elif chunk is None or chunk >= n:
             x = self._encode(points, batch, zero_fourier, zero_embeddings)
             rgb = self.synthesize(ws, x, noise)
         else:

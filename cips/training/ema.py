@@ -6,13 +6,15 @@ import torch
 from torch import nn
 
 
-def ema_beta(batch: int, halflife_kimg: float, seen_img: int, rampup: float | None = None) -> float:
-    """Decay per step: the EMA halves its memory every `halflife_kimg` thousand images.
+def ema_beta(batch: int, halflife_kimg: float, seen_img: int, rampup: float | None = None,
+             halflife_steps: float | None = None) -> float:
+    """Decay per step: the EMA halves its memory every `halflife_kimg` thousand images (or, given
+    `halflife_steps`, every that many steps whatever the batch, as the official CIPS code).
 
     With `rampup` (StyleGAN2-ADA), the half-life is at most `rampup` times the images seen so far, so the
     early, poor weights are forgotten quickly.
     """
-    halflife = halflife_kimg * 1000.0
+    halflife = halflife_kimg * 1000.0 if halflife_steps is None else halflife_steps * batch
     if rampup is not None:
         halflife = min(halflife, seen_img * rampup)
     if halflife <= 0:

@@ -102,6 +102,9 @@ def check_run(run: RunConfig, world_size: int = 1) -> None:
                               f"than model.size {run.model.size}")
     if run.train.batch % world_size:
         raise ConfigError(f"{key}.train.batch: {run.train.batch} is not divisible by the {world_size} processes")
+    if run.train.checkpoint_pixels is not None and run.model.arch != "cips":
+        raise ConfigError(f"{key}.train.checkpoint_pixels: recomputes the per-pixel MLP of model.arch cips, got "
+                          f"{run.model.arch}")
     per_process = run.train.batch // world_size
     if run.train.batch_gpu is not None and per_process % run.train.batch_gpu:
         raise ConfigError(f"{key}.train.batch_gpu: {run.train.batch_gpu} does not divide the {per_process} samples "
@@ -165,6 +168,8 @@ class Trainer:
         self.G = build_generator(run.model).to(self.device)
         self.D = build_discriminator(run.model, size=t.patch or run.model.size).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if t.checkpoint_pixels:
+            self.G.checkpoint_chunk = t.checkpoint_pixels
         g_lr, g_betas = lazy_adam_correction(t.lr, t.betas, t.g_reg_every or 0)
         self.g_opt = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=t.eps)
         d_lr, d_betas = lazy_adam_correction(t.lr, t.betas, self.reg_every)
@@ -399,7 +404,7 @@ class Trainer:
         # EMA
         t = self.cfg.train
         self.seen_img += t.batch
-        beta = ema_beta(t.batch, t.ema_halflife_kimg, self.seen_img, t.ema_rampup)
+        beta = ema_beta(t.batch, t.ema_halflife_kimg, self.seen_img, t.ema_rampup, t.ema_halflife_steps)
         update_ema(self.G_ema, self.G, beta)
         out["ema_beta"] = beta
         self.step += 1
