@@ -35,7 +35,7 @@ def info_params(fmt: str = typer.Option("table", "--format", help="table | json"
     """Table 4: parameters of the paper-scale 256x256 generators beside the published counts."""
     from cips.models.summary import table4
 
-    rows = table4()
+    rows = table4(official_widths=True)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -51,11 +51,12 @@ def macs_per_image(model: nn.Module, style_dim: int) -> int:
     return counter.get_total_flops() // 2
 
 
-def table4() -> list[dict]:
+def table4(official_widths: bool = False) -> list[dict]:
     """Rows of Table 4: model, ours (exact count and millions), published millions, difference, and the MACs
-    per image; then the official code's narrowed CIPS-skips (not in the paper's table)."""
+    per image; with `official_widths`, then the official code's narrowed CIPS-skips (not in the paper)."""
     rows = []
-    configs = {**PAPER_CONFIGS, "cips-official-widths": ModelConfig(channels=OFFICIAL_CHANNELS)}
+    extra = {"cips-official-widths": ModelConfig(channels=OFFICIAL_CHANNELS)} if official_widths else {}
+    configs = {**PAPER_CONFIGS, **extra}
     for key, cfg in configs.items():
         model = build_on_meta(cfg)
         n = count_parameters(model)

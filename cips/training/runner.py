@@ -151,8 +151,7 @@ def _launch(run: str, params_path: str | Path, root: str | Path, track: bool, np
         if torch.cuda.device_count() < nproc:
             raise ConfigError(f"runs.{run}.train.nproc: {nproc} processes, one per GPU, but "
                               f"{torch.cuda.device_count()} GPUs are visible")
-    cmd, env = launch_command(run, nproc, params_path, root, track, device)
-    cmd += ["--nproc", str(nproc)]
+    cmd, env = launch_command(run, nproc, params_path, root, track, device)  # workers: WORLD_SIZE set
     log.info("%s: training in %d processes (%s)", run, nproc, "one per GPU" if device == "cuda" else "gloo, CPU")
     return subprocess.call(cmd, env=env)
 
