@@ -467,17 +467,19 @@ PROTOCOLS = {
 
 
 
-SPECTRA_ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2"}  # key -> label in Fig. 7
+# key -> label in Fig. 7 (main: CIPS with skips, for Sec. 4.5's remark that skips make spectra less natural)
+SPECTRA_ROLES = {"base": "CIPS-base", "ne": "CIPS-NE", "stylegan2": "StyleGAN2", "main": "CIPS-main"}
 
 
 @dataclass
 class SpectraConfig:
-    """Fig. 7: real images of `dataset` and the runs of CIPS-base, CIPS-NE and StyleGAN2."""
+    """Fig. 7: real images of `dataset` and the runs of CIPS-base, CIPS-NE and StyleGAN2 (and CIPS-main)."""
 
     dataset: str
     base: str | None = None
     ne: str | None = None
     stylegan2: str | None = None
+    main: str | None = None
     n: int | None = None  # images per set; null = eval.spectra_n
 
     def check(self, key: str) -> None:

@@ -70,6 +70,19 @@ def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     return Path(path)
 
 
+def save_skipped(path: str | Path, reason: str) -> Path:
+    """The output of an analysis stage that had nothing to analyse: an .npz holding only why."""
+    return save_npz_atomic(path, {"skipped": np.array(reason)})
+
+
+def skipped_reason(path: str | Path) -> str | None:
+    """Why the analysis output `path` is empty (save_skipped), or None when it holds data or is missing."""
+    if not Path(path).is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return str(z["skipped"]) if "skipped" in z.files else None
+
+
 def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
     with atomic_write(path) as f:
         np.save(f, array)

@@ -238,3 +238,39 @@ def test_the_learning_curve_caveat_names_every_cell_still_falling(tmp_path):
     note = still_falling(inputs, {"falling": ["a0", "a1"], "flat": ["b0"]})
     assert "(falling -11%)" in note  # the mean of -10% and -12.5%; flat (-1.4%) is not named
     assert still_falling(inputs, {"flat": ["b0"]}) == ""
+
+
+@pytest.mark.parametrize(("main_offset", "verdict"), [(0.05, REPRODUCED), (-0.05, OPPOSITE), (0.0, INCONCLUSIVE)])
+def test_skip_connections_spectra_claim_compares_main_with_base(tmp_path, main_offset, verdict):
+    """Sec. 4.5: CIPS-main's profile farther from the real one than CIPS-base's (over the upper half)."""
+    import numpy as np
+
+    from cips.analysis.spectrum import SpectrumParams, SpectrumResult, save_spectra
+    from cips.layout import Layout
+
+    project(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    real = np.linspace(1.0, 0.0, 8)
+
+    def result(offset: float) -> SpectrumResult:
+        return SpectrumResult(np.zeros((8, 8)), real + offset, np.zeros(8), np.arange(8.0), 10, SpectrumParams())
+
+    jitter = (-0.004, 0.0, 0.004)
+    seeds = {"real": [result(0.0)], "CIPS-base": [result(0.1 + j) for j in jitter],
+             "CIPS-main": [result(0.1 + main_offset + j) for j in jitter]}
+    path = Layout(tmp_path, "test").report_data("spectra.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_spectra(path, {k: v[0] for k, v in seeds.items()}, {k: v for k, v in seeds.items() if k != "real"})
+    claim = next(c for c in all_claims(load_inputs(tmp_path / "params.yaml", tmp_path)) if c.source == "Sec. 4.5")
+    assert claim.verdict == verdict and claim.test.startswith("one-sided Welch")
+
+
+def test_an_analysis_skipped_by_its_stage_leaves_its_claims_untested_with_the_reason(tmp_path):
+    from cips.files import save_skipped
+    from cips.layout import Layout
+
+    project(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    for name in ("spectra", "encodings"):
+        save_skipped(Layout(tmp_path, "test").report_data(f"{name}.npz"), f"analysis.{name}: none")
+    found = {c.source: c for c in all_claims(load_inputs(tmp_path / "params.yaml", tmp_path))}
+    assert "analysis.encodings: none" in found["Fig. 4"].note and "analysis.spectra: none" in found["Sec. 4.5"].note
+    assert found["Fig. 7"].verdict == INCONCLUSIVE

@@ -161,8 +161,11 @@ def encodings_from_params(params_path: str | Path = "params.yaml", root: str | P
     params = load_params(params_path)
     layout = Layout(root, params.scale)
     spec = params.analysis.encodings
-    if spec is None:
-        raise ConfigError(f"{params_path}: analysis.encodings: missing (base: the run of CIPS-base)")
+    if spec is None:  # not set, or it reads a dataset with enabled: false
+        from cips.files import save_skipped
+
+        return save_skipped(layout.report_data("encodings.npz"), "analysis.encodings: none in params (or its "
+                            "dataset has enabled: false)")
     generators = {}
     for role in ("base", "ne"):
         run = getattr(spec, role)

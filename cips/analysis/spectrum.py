@@ -265,7 +265,6 @@ def load_spectra(path: str | Path) -> dict[str, SpectrumResult]:
 def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage spectra: Fig. 7's spectra of the real images and of the runs analysis.spectra
     names, written to reports/data/spectra.npz under project root `root`."""
-    from cips.config import ConfigError
     from cips.layout import Layout
     from cips.metrics.features import iter_dataset, open_images
     from cips.models.checkpoint import load_generator
@@ -276,8 +275,11 @@ def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Pat
     params = load_params(params_path)
     layout = Layout(root, params.scale)
     spec = params.analysis.spectra
-    if spec is None:
-        raise ConfigError(f"{params_path}: analysis.spectra: missing (dataset and the runs of Fig. 7)")
+    if spec is None:  # not set, or it reads a dataset with enabled: false
+        from cips.files import save_skipped
+
+        return save_skipped(layout.report_data("spectra.npz"), "analysis.spectra: none in params (or its dataset "
+                            "has enabled: false)")
     cfg = params.base_eval
     n = spec.n or cfg.spectra_n
     p = SpectrumParams.from_eval(cfg)

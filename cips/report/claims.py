@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from cips.files import skipped_reason
 from cips.report.inputs import ReportInputs, RunOutputs
 
 REPRODUCED, OPPOSITE, INCONCLUSIVE = "reproduced", "opposite", "inconclusive"
@@ -419,7 +420,7 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
 def _analysis_cells(inputs: ReportInputs, section: str) -> dict[str, list[str]]:
     """role -> the models of the run analysis.<section> names for it (for the learning-curve caveat)."""
     spec = getattr(inputs.params.analysis, section)
-    roles = ("base", "ne", "stylegan2") if section == "spectra" else ("base",)
+    roles = ("base", "ne", "stylegan2", "main") if section == "spectra" else ("base",)
     return {role: inputs.params.members_of(run) for role in roles
             if spec and (run := getattr(spec, role, None)) in inputs.params.runs}
 
@@ -437,7 +438,8 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
     layout = inputs.layout
     text4 = "Fig. 4: coordinate embeddings carry more high-frequency power than Fourier features"
     enc_path = layout.report_data("encodings.npz")
-    if enc_path.is_file():
+    skipped = {p: skipped_reason(p) for p in (enc_path, layout.report_data("spectra.npz"))}
+    if enc_path.is_file() and not skipped[enc_path]:
         with np.load(enc_path) as enc:
             if "seeds/fig4/embeddings_high_freq" in enc:
                 emb = [float(x) for x in enc["seeds/fig4/embeddings_high_freq"]]
@@ -474,21 +476,22 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
                                       "initialisation's (random embeddings are white noise, Fourier features start "
                                       "at low frequencies), and training narrows it"))
     else:
-        claims.append(_missing(text4, "Fig. 4", f"no {enc_path}"))
+        claims.append(_missing(text4, "Fig. 4", skipped[enc_path] or f"no {enc_path}"))
 
     text7 = ("Fig. 7: over the upper half of frequencies StyleGAN2's azimuthal profile is farthest from the real "
              "images' and CIPS-NE's closest")
+    text45 = "Sec. 4.5: skip connections make the spectra less similar to those of natural images"
     spec_path = layout.report_data("spectra.npz")
-    if spec_path.is_file():
+    if spec_path.is_file() and not skipped[spec_path]:
         with np.load(spec_path, allow_pickle=False) as s:
-            names = [n for n in ("CIPS-base", "CIPS-NE", "StyleGAN2") if f"{n}/profile" in s]
+            names = [n for n in ("CIPS-base", "CIPS-NE", "StyleGAN2", "CIPS-main") if f"{n}/profile" in s]
             real = s["real/profile"]
             upper = slice(len(real) // 2, None)
             profiles = {n: s[f"seeds/{n}/profiles"] if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None]
                         for n in names}
         dist = {n: Estimate([float(np.mean(np.abs(p[upper] - real[upper]))) for p in ps])
                 for n, ps in profiles.items()}
-        if len(dist) < 3:
+        if not {"CIPS-base", "CIPS-NE", "StyleGAN2"} <= set(dist):
             claims.append(_missing(text7, "Fig. 7", "needs the CIPS-base, CIPS-NE and StyleGAN2 runs"))
         else:
             links = [Link("d(StyleGAN2) - d(base)", welch(dist["StyleGAN2"], dist["CIPS-base"]), above=True),
@@ -498,11 +501,21 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
                                  note="; ".join(filter(None, [
                                      "d = mean |profile - real| over the upper half of frequencies",
                                      still_falling(inputs, _analysis_cells(inputs, "spectra"))]))))
+        if {"CIPS-base", "CIPS-main"} <= set(dist):
+            link = Link("d(main) - d(base)", welch(dist["CIPS-main"], dist["CIPS-base"]), above=True)
+            claims.append(judged(text45, "Sec. 4.5", "directional", [link],
+                                 _values({k: dist[k] for k in ("CIPS-main", "CIPS-base")}, 4),
+                                 _analysis_budget(inputs, "spectra"), digits=3,
+                                 note="; ".join(filter(None, [
+                                     "d as in Fig. 7; CIPS-main is CIPS-base with skip connections to the output",
+                                     still_falling(inputs, {r: c for r, c in _analysis_cells(inputs, "spectra")
+                                                            .items() if r in ("base", "main")})]))))
+        else:
+            claims.append(_missing(text45, "Sec. 4.5", "needs the spectra of CIPS-main and CIPS-base "
+                                   "(analysis.spectra.main and .base)"))
     else:
-        claims.append(_missing(text7, "Fig. 7", f"no {spec_path}"))
-    claims.append(_missing("Sec. 4.5: skip connections make the spectra less similar to those of natural images",
-                           "Sec. 4.5", "no spectra of CIPS-main: the spectra stage analyses CIPS-base, CIPS-NE and "
-                           "StyleGAN2"))
+        claims.append(_missing(text7, "Fig. 7", skipped[spec_path] or f"no {spec_path}"))
+        claims.append(_missing(text45, "Sec. 4.5", skipped[spec_path] or f"no {spec_path}"))
     return claims
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure  # the object API: no backend to select at import, no global state
 
+from cips.config import SPECTRA_ROLES
 from cips.draw import caption, save, scale_prefix
 from cips.report.inputs import ReportInputs
 
 log = logging.getLogger("cips.report")
 
 ENCODING_NAMES = {"fourier": "Fourier features", "embeddings": "coordinate embeddings"}
-FIG7_ORDER = ("real", "CIPS-base", "CIPS-NE", "StyleGAN2")
+FIG7_ORDER = ("real", "CIPS-base", "CIPS-NE", "StyleGAN2", "CIPS-main")
 
 
 def figures_dir(inputs: ReportInputs) -> Path:
@@ -147,7 +148,7 @@ def spectra_order(names: list[str]) -> list[str]:
 def spectra_text(inputs: ReportInputs, s: dict) -> str:
     counts = ", ".join(f"{n} {int(s[f'{n}/n'])}" for n in spectra_order(s["names"]) if f"{n}/n" in s)
     spec = inputs.params.analysis.spectra
-    runs = ", ".join(f"{k} = {getattr(spec, k)}" for k in ("base", "ne", "stylegan2") if spec and getattr(spec, k))
+    runs = ", ".join(f"{k} = {getattr(spec, k)}" for k in SPECTRA_ROLES if spec and getattr(spec, k))
     params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
     return (f"{prefix_of(inputs)}{s['caption']} Images per set: {counts}. Real images: dataset "
             f"{spec.dataset if spec else '?'}; runs: {runs or 'n/a'}. Settings: {params}.")
@@ -227,6 +228,11 @@ def samples_figure(inputs: ReportInputs, run: str, path: Path) -> Figure:
 
 def _load(path: Path, loader: Callable[[Path], dict]) -> dict | None:
     if not path.is_file():
+        return None
+    from cips.files import skipped_reason
+
+    if (reason := skipped_reason(path)) is not None:
+        log.info("%s: skipped by its stage (%s)", path, reason)
         return None
     try:
         return loader(path)
