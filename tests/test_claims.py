@@ -274,3 +274,26 @@ def test_an_analysis_skipped_by_its_stage_leaves_its_claims_untested_with_the_re
     found = {c.source: c for c in all_claims(load_inputs(tmp_path / "params.yaml", tmp_path))}
     assert "analysis.encodings: none" in found["Fig. 4"].note and "analysis.spectra: none" in found["Sec. 4.5"].note
     assert found["Fig. 7"].verdict == INCONCLUSIVE
+
+
+def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path):
+    """A longer budget of the same cells: each budget its own family, the same claim at both, side by side."""
+    path = project(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    params = yaml.safe_load(path.read_text())
+    for cell, fids in (("ne", [30.0, 31.0]), ("base", [35.0, 36.0])):
+        spec = params["runs"][f"fashion-{cell}"]
+        name = f"fashion-{cell}-long"
+        params["runs"][name] = {**spec, "seeds": [0, 1], "train": {"steps": 40}}
+        for seed, fid in enumerate(fids):
+            member = f"{name}-s{seed}"
+            write_run(tmp_path, member, fake_metrics(member, "fashion", fid, scale="test", n=16, resolution=16),
+                      scale="test")
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    found = all_claims(load_inputs(path, tmp_path))
+    ne = [c for c in found if "(NE)" in c.claim]
+    assert [c.budget for c in ne] == ["0.016 kimg", "0.16 kimg"]  # test scale: 4 and 40 steps of batch 4
+    assert [c.verdict for c in ne] == [REPRODUCED, OPPOSITE]  # NE worse at the short budget, better at the long
+    assert {c.values["ne"]["mean"] for c in ne} == {61.0, 30.5}
+    text = to_markdown(found, "test")
+    row = next(line for line in text.splitlines() if "(NE)" in line and line.count("**") == 4)
+    assert row.index(REPRODUCED) < row.index(OPPOSITE)

@@ -238,11 +238,25 @@ def holm(claims: list[Claim], level: float = FAMILY_LEVEL) -> None:
 # cells
 
 
-def declared_cells(inputs: ReportInputs, table: str) -> dict[tuple[str, str], list[str]]:
-    """(dataset, cell) -> every member the scale declares for that cell of `table`, evaluated or not."""
+def images_of(inputs: ReportInputs, name: str) -> int:
+    """The training budget of model `name` in images (steps x batch)."""
+    t = inputs.params.run(name).train
+    return t.steps * t.batch
+
+
+def budgets(inputs: ReportInputs) -> list[int]:
+    """The distinct budgets (images) of the models that feed a table, shortest first."""
+    return sorted({images_of(inputs, n) for n in inputs.params.members() if inputs.params.run(n).tables})
+
+
+def declared_cells(inputs: ReportInputs, table: str, budget: int | None = None) -> dict[tuple[str, str], list[str]]:
+    """(dataset, cell) -> every member the scale declares for that cell of `table` (at `budget` images, when
+    given), evaluated or not."""
     out: dict[tuple[str, str], list[str]] = {}
     for name in inputs.params.members():
         run = inputs.params.run(name)
+        if budget is not None and images_of(inputs, name) != budget:
+            continue
         if (cell := run.tables.get(table)) is not None:
             out.setdefault((run.dataset, cell), []).append(name)
     return out
@@ -254,9 +268,10 @@ def _metric(inputs: ReportInputs, name: str, key: str = "fid") -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: tuple[str, ...]) -> str:
+def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: tuple[str, ...],
+                 budget: int | None = None) -> str:
     """Why a claim cannot be tested yet: per cell, how many of its declared members have an FID."""
-    declared = declared_cells(inputs, table)
+    declared = declared_cells(inputs, table, budget)
     parts = []
     for cell in cells:
         names = [n for (d, c), ns in declared.items() if c == cell and dataset in (None, d) for n in ns]
@@ -265,11 +280,11 @@ def _unevaluated(inputs: ReportInputs, table: str, dataset: str | None, cells: t
     return "no FIDs to compare yet (" + ", ".join(parts) + ")"
 
 
-def cell_values(inputs: ReportInputs, table: str,
-                key: str = "fid") -> dict[tuple[str, str], tuple[Estimate, list[str]]]:
+def cell_values(inputs: ReportInputs, table: str, key: str = "fid",
+                budget: int | None = None) -> dict[tuple[str, str], tuple[Estimate, list[str]]]:
     """(dataset, cell) -> (the `key` values of every evaluated run feeding it, those runs)."""
     out = {}
-    for cell, names in declared_cells(inputs, table).items():
+    for cell, names in declared_cells(inputs, table, budget).items():
         have = [(n, v) for n in names if (v := _metric(inputs, n, key)) is not None]
         if have:
             out[cell] = (Estimate([v for _, v in have]), [n for n, _ in have])
@@ -321,13 +336,14 @@ def _missing(claim: str, source: str, why: str, primary: bool = True) -> Claim:
 TABLE3_ROWS = ("base", "ne", "nofourier", "main", "residual", "sine")
 
 
-def table_claims(inputs: ReportInputs) -> list[Claim]:
+def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]:
+    """The claims of Tables 1-5 on the models of one budget (images; None: every model)."""
     claims: list[Claim] = []
-    t1 = cell_values(inputs, "table1")
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table1")}) or ["(none)"]:
+    t1 = cell_values(inputs, "table1", budget=budget)
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table1", budget)}) or ["(none)"]:
         text = f"Table 1 ({ds}): CIPS is of comparable quality with StyleGAN2 (not worse by more than the margin)"
         if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
-            claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"))))
+            claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"), budget)))
             continue
         (cips, a), (sg2, b) = t1[(ds, "cips")], t1[(ds, "stylegan2")]
         link = Link("FID(CIPS) - FID(StyleGAN2)", welch(cips, sg2), above=False,
@@ -336,11 +352,11 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
                              budget_of(inputs, a + b), margin=COMPARABLE, reference=sg2.mean,
                              note=still_falling(inputs, {"cips": a, "stylegan2": b})))
 
-    prec, rec = cell_values(inputs, "table2", "precision"), cell_values(inputs, "table2", "recall")
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table2")}) or ["(none)"]:
+    prec, rec = cell_values(inputs, "table2", "precision", budget), cell_values(inputs, "table2", "recall", budget)
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table2", budget)}) or ["(none)"]:
         text = f"Table 2 ({ds}): CIPS has higher precision and lower recall than StyleGAN2"
         if any((ds, c) not in m for m in (prec, rec) for c in ("cips", "stylegan2")):
-            claims.append(_missing(text, "Table 2", _unevaluated(inputs, "table2", ds, ("cips", "stylegan2"))))
+            claims.append(_missing(text, "Table 2", _unevaluated(inputs, "table2", ds, ("cips", "stylegan2"), budget)))
             continue
         links = [Link("precision(CIPS) - precision(StyleGAN2)",
                       welch(prec[(ds, "cips")][0], prec[(ds, "stylegan2")][0]), above=True),
@@ -360,13 +376,13 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
                                       "stylegan2 recall": rec[(ds, "stylegan2")][0]}),
                              budget_of(inputs, names), note=note, digits=3))
 
-    t3 = {cell: v for (_, cell), v in cell_values(inputs, "table3").items()}
+    t3 = {cell: v for (_, cell), v in cell_values(inputs, "table3", budget=budget).items()}
 
     def pair(x: str, y: str, text: str, kind: str = "directional", primary: bool = True,
              margin: Margin | None = None) -> None:
         """Claim "FID(x) - FID(y) > 0" (directional) or "FID(x) - FID(y) < margin" (non-inferiority)."""
         if x not in t3 or y not in t3:
-            claims.append(_missing(f"Table 3: {text}", "Table 3", _unevaluated(inputs, "table3", None, (x, y)),
+            claims.append(_missing(f"Table 3: {text}", "Table 3", _unevaluated(inputs, "table3", None, (x, y), budget),
                                    primary))
             return
         (ex, a), (ey, b) = t3[x], t3[y]
@@ -381,7 +397,8 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
     text = "removing coordinate embeddings worsens FID most severely (NE is the worst row)"
     if "ne" not in t3 or len(others) < 2:
         claims.append(_missing(f"Table 3: {text}", "Table 3",
-                               _unevaluated(inputs, "table3", None, ("ne", *[r for r in TABLE3_ROWS if r != "ne"]))))
+                               _unevaluated(inputs, "table3", None, ("ne", *[r for r in TABLE3_ROWS if r != "ne"]),
+                                            budget)))
     else:
         ne, names = t3["ne"]
         links = [Link(f"FID(ne) - FID({r})", welch(ne, t3[r][0]), above=True) for r in others]
@@ -402,12 +419,13 @@ def table_claims(inputs: ReportInputs) -> list[Claim]:
     pair("sine", "nofourier", "the activation alone: sine is worse than leaky ReLU without Fourier features "
          "(the paper's sine row has none; 10.0 against 10.18)", primary=False)
 
-    t5 = cell_values(inputs, "table5")
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table5")}) or ["(none)"]:
+    t5 = cell_values(inputs, "table5", budget=budget)
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table5", budget)}) or ["(none)"]:
         text = f"Table 5 ({ds}): full-image FID gets worse as the patch size K shrinks"
         cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
         if any(v is None for v in cells.values()):
-            claims.append(_missing(text, "Table 5", _unevaluated(inputs, "table5", ds, ("full", "half", "quarter"))))
+            claims.append(_missing(text, "Table 5", _unevaluated(inputs, "table5", ds, ("full", "half", "quarter"),
+                                                                 budget)))
             continue
         links = [Link("FID(half) - FID(full)", welch(cells["half"][0], cells["full"][0]), above=True),
                  Link("FID(quarter) - FID(half)", welch(cells["quarter"][0], cells["half"][0]), above=True)]
@@ -520,9 +538,27 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
 
 
 def all_claims(inputs: ReportInputs) -> list[Claim]:
-    claims = table_claims(inputs) + figure_claims(inputs)
-    holm(claims)
-    return claims
+    """Every claim at every budget the scale trains (docs/claims.md). Each budget is its own family for Holm;
+    the figure claims join the budget of the runs the analyses read."""
+    spans, figures = budgets(inputs), figure_claims(inputs)
+    if len(spans) <= 1:
+        claims = table_claims(inputs) + figures
+        holm(claims)
+        return claims
+    analysed = [n for r in inputs.params.analysis.run_keys().values() if r in inputs.params.runs
+                for n in inputs.params.members_of(r)]
+    at = images_of(inputs, analysed[0]) if analysed else None
+    out: list[Claim] = []
+    for budget in spans:
+        family = table_claims(inputs, budget) + (figures if budget == at else [])
+        for c in family:  # one label per budget, whatever its steps x batch
+            c.budget = f"{budget / 1000:g} kimg"
+        holm(family)
+        out += family
+    if at not in spans:
+        holm(figures)
+        out += figures
+    return out
 
 
 def to_json(claims: list[Claim]) -> str:
@@ -534,7 +570,7 @@ def _interval(i: list[float] | None, digits: int = 2) -> str:
 
 
 def to_markdown(claims: list[Claim], scale: str) -> str:
-    budgets = sorted({c.budget for c in claims if c.budget})
+    budgets = list(dict.fromkeys(c.budget for c in claims if c.budget))  # all_claims: shortest first
     lines = [f"Verdicts at the {scale} scale ({'; '.join(budgets) or 'no budget trained'}), by the rules of "
              "docs/claims.md: each link a one-sided test at 5% (its 90% interval shown) on the difference of cell "
              "means over seeds; non-inferiority against a margin derived from the paper's own numbers. Beside "
@@ -542,11 +578,23 @@ def to_markdown(claims: list[Claim], scale: str) -> str:
              "the 95% interval. Weaker readings (not in the family) are marked.", "",
              "| claim | test | statistic | 90% interval | verdict | Holm | ½ margin | 2× margin | 95% |",
              "|---|---|---|---|---|---|---|---|---|"]
+    by_budget: dict[str, dict[str, Claim]] = {}
+    for c in claims:
+        by_budget.setdefault(c.claim, {})[c.budget] = c
+    if len(budgets) > 1:  # each verdict at every budget, side by side (Holm's in brackets)
+        side = ["| claim | " + " | ".join(budgets) + " |", "|---|" + "---|" * len(budgets)]
+        for claim, per in by_budget.items():
+            cells = [f"**{per[b].verdict}** ({per[b].verdict_holm or '-'})" if b in per else "-" for b in budgets]
+            side.append(f"| {claim} | " + " | ".join(cells) + " |")
+        lines[2:2] = ["Each verdict at each budget (Holm's verdict in brackets):", "", *side, ""]
+        lines[-2] = lines[-2].replace("| claim |", "| claim | budget |", 1)
+        lines[-1] = lines[-1].replace("|---|", "|---|---|", 1)
     for c in claims:
         seeds = ", ".join(f"{k}: n={v['n']}" for k, v in c.values.items())
         stat = c.statistic + (f" ({seeds})" if seeds else "") + (f"; {c.note}" if c.note else "")
         name = c.claim if c.primary else f"{c.claim} *(not in the family)*"
         digits = 3 if c.source in ("Fig. 4", "Fig. 7", "Table 2") else 2
+        name += f" | {c.budget}" if len(budgets) > 1 else ""
         lines.append(f"| {name} | {c.test} | {stat} | {_interval(c.interval, digits)} | **{c.verdict}** | "
                      f"{c.verdict_holm or '-'} | {c.verdict_half_margin or '-'} | {c.verdict_twice_margin or '-'} "
                      f"| {c.verdict_95} |")
