@@ -6,7 +6,8 @@ writes OUT/params.yaml (configs/small.yaml with train.steps = STEPS and each run
 copies runs/small/<member>/ of every seed of RUNS to OUT/runs/small/ (its checkpoint.pt, the full training
 state that training leaves but git does not track, is continued from its step: train.steps is operational, so a
 longer run resumes a shorter one; without it the member trains from step 0), runs each member's stages
-(resolve, train, evaluate) in two lanes of one thread, then writes OUT/claims.md (`cips-report claims`) and
+(resolve, train, evaluate) in two lanes of one thread (`cips.training.lanes.run_lanes`, untracked and
+uncommitted), then writes OUT/claims.md (`cips-report claims`) and
 OUT/reports/small/figures/ (`cips-report figures`: the learning curves to STEPS, samples). runs/small, dvc.lock and
 MLflow are not touched (--no-track): the scale's committed results stay what `dvc repro` recorded.
 
@@ -20,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -32,6 +31,7 @@ import yaml
 from cips.files import write_bytes_atomic
 from cips.layout import scale_config
 from cips.scale import load_params, with_plan
+from cips.training.lanes import run_lanes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,23 +59,6 @@ def probe_params(steps: int, runs: list[str], table: str | None, sets: list[str]
         for cfg in data["runs"].values():
             cfg["tables"] = {k: v for k, v in cfg.get("tables", {}).items() if k == table}
     return with_plan(yaml.safe_dump(data, sort_keys=False, width=120), f"{src} (probe: train.steps={steps})")
-
-
-def run_member(member: str, params: Path, out: Path, stages: list[str]) -> int:
-    # cips.training.lanes.run_lanes runs the same three stages, but tracks in MLflow and `dvc commit`s; giving it
-    # track/commit switches changes a dependency of every train stage (all of dvc.lock), so that waits for the
-    # next change there.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with open(out / f"{member}.log", "a") as log:
-        for stage in stages:
-            cmd = [sys.executable, "-m", f"stages.{stage}", member, "--params", str(params), "--root", str(out)]
-            code = subprocess.call(cmd + ([] if stage == "resolve" else ["--no-track"]), stdout=log,
-                                   stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-            if code:
-                print(f"{member}: stage {stage} failed (exit {code}); see {out / f'{member}.log'}", flush=True)
-                return code
-    print(f"{member}: finished", flush=True)
-    return 0
 
 
 def main() -> int:
@@ -106,8 +89,9 @@ def main() -> int:
         src, dst = ROOT / "runs" / "small" / m, out / "runs" / "small" / m
         if src.is_dir() and not dst.exists() and not args.fresh:
             shutil.copytree(src, dst)
-    with ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(lambda m: run_member(m, params, out, args.stages), members))
+    # one thread per lane, as the scale's models were trained (two lanes on two cores)
+    codes = list(run_lanes(args.jobs, params, out, members, logs=out, stages=tuple(args.stages), track=False,
+                           commit=False, threads=1).values())
     report = str(Path(sys.executable).parent / "cips-report")
     where = ["--params", str(params), "--root", str(out), "--scale", "small"]
     claims = subprocess.run([report, "claims", *where], cwd=ROOT, capture_output=True, text=True)

@@ -62,10 +62,12 @@ def device_groups(devices: list[str], per_run: int) -> list[list[str]]:
 
 def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str | Path = ".",
               models: list[str] | None = None, logs: str | Path | None = None, devices: list[str] | None = None,
-              per_run: int = 1) -> dict[str, int]:
-    """Resolve, train and evaluate `models` (default: the unfinished ones) `jobs` at a time, or, given GPU
-    `devices`, one lane per group of `per_run` of them; returns each model's exit code, and `dvc commit`s the
-    stages of those that succeeded."""
+              per_run: int = 1, stages: tuple[str, ...] = STAGES, track: bool = True,
+              commit: bool = True, threads: int | None = None) -> dict[str, int]:
+    """Run `stages` (resolve, train, evaluate) of `models` (default: the unfinished ones) `jobs` at a time, or,
+    given GPU `devices`, one lane per group of `per_run` of them; returns each model's exit code, and `dvc
+    commit`s the stages of those that succeeded (`commit`; `track`: MLflow). On CPU each lane gets `threads`
+    threads (default: the cores over the lanes)."""
     from cips.plan import stage_key
 
     params = load_params(params_path)
@@ -80,7 +82,8 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
     else:
         for _ in range(jobs):
             lanes.put(None)
-        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) // jobs)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        threads = threads or max(1, cores // jobs)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     logs = Path(logs) if logs else Path(root) / "logs" / "lanes" / params.scale  # not under runs/: no stage reads it
     logs.mkdir(parents=True, exist_ok=True)
@@ -90,9 +93,11 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
         lane_env = env if group is None else {**env, "CUDA_VISIBLE_DEVICES": ",".join(group)}
         try:
             with open(logs / f"{model}.log", "a") as out:
-                for stage in STAGES:
+                for stage in stages:
                     cmd = [sys.executable, "-m", f"stages.{stage}", model, "--params", str(params_path),
                            "--root", str(root)]
+                    if not track and stage != "resolve":
+                        cmd.append("--no-track")
                     if stage == "train" and group is not None:
                         cmd += ["--nproc", str(len(group))]
                     code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=lane_env)
@@ -109,7 +114,7 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
     log.info("%d model(s), %d at a time with %s each: %s", len(models), jobs, each, ", ".join(models))
     with ThreadPoolExecutor(jobs) as pool:
         codes = dict(zip(models, pool.map(one, models), strict=True))
-    done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in STAGES]
-    if done:
+    done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in stages]
+    if done and commit:
         subprocess.run(["dvc", "commit", "--force", *done], cwd=root, check=False)
     return codes
