@@ -62,3 +62,30 @@ def test_cpu_processes_share_the_cores_and_start_through_torchs_launcher(monkeyp
     assert env["OMP_NUM_THREADS"] == "2"
     _, env = launch_command("toy-cips", 2, "params.yaml", ".", True, "cuda", cores=4)
     assert "OMP_NUM_THREADS" not in env
+
+
+def test_park_commits_the_checkpoints_of_unfinished_runs_and_releases_finished_ones(tmp_path):
+    import subprocess
+
+    from cips.training.runner import train_from_params
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text("checkpoint.pt\n")
+    path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=1)
+    train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
+    path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=2)  # longer: unfinished
+    parked, released = lanes.park(path, tmp_path)
+    assert [p.parent.name for p in parked] == ["toy-cips-s0"] and released == []  # s1 has no checkpoint yet
+
+    def staged() -> str:
+        return subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=tmp_path, capture_output=True,
+                              text=True).stdout
+
+    assert "toy-cips-s0/checkpoint.pt" in staged()
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "park"], cwd=tmp_path,
+                   check=True)
+    resumed = train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
+    assert resumed.resumed_from == 1  # from the parked step, not from 0
+    parked, released = lanes.park(path, tmp_path)
+    assert parked == [] and [p.parent.name for p in released] == ["toy-cips-s0"]
+    assert "toy-cips-s0/checkpoint.pt" in staged() and released[0].is_file()  # untracked, kept on disk

@@ -24,6 +24,23 @@ def register(app: typer.Typer) -> None:
         if code:
             raise typer.Exit(code)
 
+    @app.command("park")
+    def park_command(
+        params: Path = typer.Option(Path("params.yaml"), help="params file"),
+        root: Path = typer.Option(Path("."), help="project root"),
+    ) -> None:
+        """Stage the checkpoints of unfinished runs for the next commit (`git add -f`), so training continues
+        from them on another day or machine; untrack those of runs that have finished."""
+        from cips.training.lanes import park
+
+        parked, released = park(params, root)
+        for path in parked:
+            typer.echo(f"parked {path} (commit it: the run continues from it)")
+        for path in released:
+            typer.echo(f"released {path} (its run has finished; the file stays, untracked)")
+        if not parked and not released:
+            typer.echo("nothing to park: no unfinished run has a checkpoint")
+
     @app.command("lanes")
     def lanes_command(
         jobs: int = typer.Option(2, "--jobs", "-j", help="models trained at once (one thread each on 2 cores)"),

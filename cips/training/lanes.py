@@ -118,3 +118,23 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
     if done and commit:
         subprocess.run(["dvc", "commit", "--force", *done], cwd=root, check=False)
     return codes
+
+
+def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tuple[list[Path], list[Path]]:
+    """Keep unfinished runs resumable across machines and sessions: `git add -f` the checkpoint.pt of every
+    model of the scale that has one but no finished generator.pt (training continues from its step, never from
+    0), and stop tracking the checkpoints of models that have finished since. Returns (parked, released)."""
+    params = load_params(params_path)
+    layout = Layout(root, params.scale)
+    todo = set(unfinished(params_path, root))
+    parked = [layout.checkpoint(m) for m in params.members() if m in todo and layout.checkpoint(m).is_file()]
+    tracked = subprocess.run(["git", "ls-files", "--", str(layout.runs)], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.split()
+    released = [Path(root) / t for t in tracked if t.endswith("/checkpoint.pt")
+                and Path(t).parent.name not in todo]
+    if parked:
+        subprocess.run(["git", "add", "-f", *map(str, parked)], cwd=root, check=True)
+    if released:
+        subprocess.run(["git", "rm", "--cached", "-q", *map(str, released)], cwd=root, check=True)
+    return parked, released
+
