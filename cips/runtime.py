@@ -32,6 +32,24 @@ def tune_allocator() -> bool:
     return _done
 
 
+def machine(device: torch.device) -> dict:
+    """What a stretch of training ran on: float results differ between CPU models and GPUs, so a run that
+    continued on another machine is bit for bit repeatable only stretch by stretch."""
+    name = None
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        try:
+            with open("/proc/cpuinfo") as f:
+                name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+        except OSError:
+            pass
+    import platform
+
+    return {"device": device.type, "name": name or platform.processor() or "unknown", "torch": str(torch.__version__),
+            "threads": torch.get_num_threads()}
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """"auto" -> CUDA when present, else the CPU; anything else as torch names it."""
     if isinstance(device, torch.device):

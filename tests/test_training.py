@@ -124,6 +124,9 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
     second = train(tmp_path / "resumed", steps=4)
     assert second.resumed_from == 2 and second.step == 4
     assert_same_state(ckpt(tmp_path / "straight"), ckpt(tmp_path / "resumed"))
+    # each stretch says where it ran: a run continued on another CPU repeats only stretch by stretch
+    assert [m["from_step"] for m in second.machines] == [0, 2] and second.machines[0]["device"] == "cpu"
+    assert [m["from_step"] for m in ckpt(tmp_path / "straight")["machines"]] == [0]
 
 
 def test_changed_params_start_from_scratch(tmp_path):

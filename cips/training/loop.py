@@ -42,7 +42,7 @@ from cips.models import build_discriminator, build_generator
 from cips.models.checkpoint import FORMAT, UnsafeCheckpointError, save_atomic, torch_load_data
 from cips.models.layers import SharedNoise
 from cips.resolve import resume_mismatch, resume_signature
-from cips.runtime import resolve_device
+from cips.runtime import machine, resolve_device
 from cips.training import distributed as dist_utils
 from cips.training.data import RealImages, step_generator
 from cips.training.ema import ema_beta, update_ema
@@ -75,6 +75,7 @@ class TrainResult:
     curve: list = field(default_factory=list)  # learning curve: {step, kimg, fid, kid} per measurement
     curve_seconds: float = 0.0
     rank: int = 0
+    machines: list = field(default_factory=list)  # {from_step, device, name, torch, threads, world_size} per start
     world_size: int = 1
     batch_gpu: int = 0
 
@@ -187,6 +188,7 @@ class Trainer:
         self.step, self.seen_img, self.wall_time = 0, 0, 0.0
         self.curve: list[dict] = []
         self.curve_seconds = 0.0
+        self.machines: list[dict] = []
         self.mlflow_run_id: str | None = None
         self.resumed_from: int | None = None
         ckpt = self._maybe_resume()
@@ -233,6 +235,7 @@ class Trainer:
         self.d_opt.load_state_dict(ckpt["d_opt"])
         self.step, self.seen_img = ckpt["step"], ckpt["seen_img"]
         self.curve, self.curve_seconds = list(ckpt.get("curve", [])), ckpt.get("curve_seconds", 0.0)
+        self.machines = list(ckpt.get("machines", []))
         self.wall_time = ckpt.get("wall_time_s", 0.0)
         # A DVC experiment that continues the baseline's checkpoint (e.g. `-S train.steps=...`) is a new
         # MLflow run; a plain restart after a kill continues the same one.
@@ -264,6 +267,7 @@ class Trainer:
             "signature": resume_signature(self.cfg),
             "curve": self.curve,
             "curve_seconds": self.curve_seconds,
+            "machines": self.machines,
             "scale": self.scale,
             "mlflow_run_id": self.mlflow_run_id,
             "dvc_exp_name": os.environ.get("DVC_EXP_NAME"),
@@ -456,6 +460,8 @@ class Trainer:
 
     def run(self) -> TrainResult:
         t = self.cfg.train
+        if self.step < t.steps:  # this stretch of training, and where it ran
+            self.machines.append({"from_step": self.step, **machine(self.device), "world_size": self.world.size})
         tracker = None
         if self.track:
             from cips.tracking import TrainingRun
@@ -515,7 +521,7 @@ class Trainer:
             max_rank_divergence=max(dist_utils.max_divergence(self.G, self.world),
                                     dist_utils.max_divergence(self.D, self.world)),
             last=last, rank=self.world.rank, curve=self.curve, curve_seconds=self.curve_seconds,
-            world_size=self.world.size, batch_gpu=self.batch_gpu,
+            world_size=self.world.size, batch_gpu=self.batch_gpu, machines=self.machines,
         )
         return result
 

@@ -98,7 +98,7 @@ def train_from_params(run: str, params_path: str | Path = "params.yaml", root: s
             "run": run, "group": cfg.group, "seed": cfg.train.seed, "dataset": cfg.dataset, "scale": params.scale,
             "arch": cfg.model.arch,
             "step": result.step, "steps": result.steps, "batch": cfg.train.batch,
-            "world_size": result.world_size, "batch_gpu": result.batch_gpu,
+            "world_size": result.world_size, "batch_gpu": result.batch_gpu, "machines": result.machines,
             "img_per_s": round(result.img_per_s, 3), "wall_time_s": round(result.wall_time_s, 3),
             "params_g": result.params_g, "params_d": result.params_d,
             "resumed_from": result.resumed_from, "mlflow_run_id": result.mlflow_run_id,
