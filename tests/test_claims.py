@@ -294,6 +294,7 @@ def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path)
     assert [c.budget for c in ne] == ["0.016 kimg", "0.16 kimg"]  # test scale: 4 and 40 steps of batch 4
     assert [c.verdict for c in ne] == [REPRODUCED, OPPOSITE]  # NE worse at the short budget, better at the long
     assert {c.values["ne"]["mean"] for c in ne} == {61.0, 30.5}
+    assert not any(c.claim.startswith("Table 5") for c in found if c.budget == "0.16 kimg")  # no such run there
     text = to_markdown(found, "test")
     row = next(line for line in text.splitlines() if "(NE)" in line and line.count("**") == 4)
     assert row.index(REPRODUCED) < row.index(OPPOSITE)

@@ -336,11 +336,16 @@ def _missing(claim: str, source: str, why: str, primary: bool = True) -> Claim:
 TABLE3_ROWS = ("base", "ne", "nofourier", "main", "residual", "sine")
 
 
+def _undeclared(budget: int | None) -> list[str]:
+    """A table none of whose runs is declared: one untested claim (none at a budget that has no such run)."""
+    return ["(none)"] if budget is None else []
+
+
 def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]:
     """The claims of Tables 1-5 on the models of one budget (images; None: every model)."""
     claims: list[Claim] = []
     t1 = cell_values(inputs, "table1", budget=budget)
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table1", budget)}) or ["(none)"]:
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table1", budget)}) or _undeclared(budget):
         text = f"Table 1 ({ds}): CIPS is of comparable quality with StyleGAN2 (not worse by more than the margin)"
         if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
             claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"), budget)))
@@ -353,7 +358,7 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
                              note=still_falling(inputs, {"cips": a, "stylegan2": b})))
 
     prec, rec = cell_values(inputs, "table2", "precision", budget), cell_values(inputs, "table2", "recall", budget)
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table2", budget)}) or ["(none)"]:
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table2", budget)}) or _undeclared(budget):
         text = f"Table 2 ({ds}): CIPS has higher precision and lower recall than StyleGAN2"
         if any((ds, c) not in m for m in (prec, rec) for c in ("cips", "stylegan2")):
             claims.append(_missing(text, "Table 2", _unevaluated(inputs, "table2", ds, ("cips", "stylegan2"), budget)))
@@ -420,7 +425,7 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
          "(the paper's sine row has none; 10.0 against 10.18)", primary=False)
 
     t5 = cell_values(inputs, "table5", budget=budget)
-    for ds in sorted({d for d, _ in declared_cells(inputs, "table5", budget)}) or ["(none)"]:
+    for ds in sorted({d for d, _ in declared_cells(inputs, "table5", budget)}) or _undeclared(budget):
         text = f"Table 5 ({ds}): full-image FID gets worse as the patch size K shrinks"
         cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
         if any(v is None for v in cells.values()):
