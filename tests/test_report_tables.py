@@ -275,3 +275,19 @@ def test_a_lab_with_ffhq_only_gets_a_graph_without_the_other_datasets_and_absent
     assert params.analysis.spectra is None and params.analysis.encodings is None  # they read FFHQ runs
     with pytest.raises(ConfigError, match="--datasets imagenet: not in datasets"):
         use_scale("paper", tmp_path, datasets=["imagenet"])
+
+
+def test_cells_trained_at_two_budgets_get_a_row_each_labelled_with_its_budget(tmp_path: Path) -> None:
+    import yaml
+
+    project = make_project(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.pop("dvc", None)
+    params["runs"]["fashion-base-long"] = {**params["runs"]["fashion-base"], "train": {"steps": 1400}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_run(project, "fashion-base-long", fake_metrics("fashion-base-long", "fashion", 30.5))
+    _, _, t3, _, _ = build_tables(load_inputs(project / "params.yaml", project))
+    steps, batch = params["train"]["steps"], params["train"]["batch"]
+    short, long = f"base ({steps * batch / 1000:g} kimg)", f"base ({1400 * batch / 1000:g} kimg)"
+    assert cell(t3, short, "FID (ours)").startswith("44.00") and cell(t3, long, "FID (ours)").startswith("30.50")
+    assert t3.values[(long, "fid")].value == 30.5 and t3.values[(short, "fid")].value == 44.0

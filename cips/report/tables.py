@@ -182,6 +182,18 @@ def runs_for(inputs: ReportInputs, table: str) -> dict[str, list[RunConfig]]:
     return out
 
 
+def table_budgets(inputs: ReportInputs) -> set[int]:
+    """The distinct budgets (images) of the runs that feed a table."""
+    runs = (inputs.params.run(n) for n in inputs.params.members())
+    return {r.train.steps * r.train.batch for r in runs if r.tables}
+
+
+def budget_label(budgets: set[int], label: str, *runs: RunConfig | None) -> str:
+    """`label`, with its runs' budget when the scale trains the cells at more than one (a row per budget)."""
+    mine = {r.train.steps * r.train.batch for r in runs if r is not None}
+    return f"{label} ({next(iter(mine)) / 1000:g} kimg)" if len(budgets) > 1 and len(mine) == 1 else label
+
+
 def paper_dataset(inputs: ReportInputs, dataset: str) -> str:
     """The paper's dataset a dataset of ours is shown beside (itself unless it stands for another)."""
     return inputs.params.dataset(dataset).stands_for or dataset
@@ -328,12 +340,12 @@ def table1(inputs: ReportInputs) -> Table:
     cells = runs_for(inputs, "table1")
     notes = Footnotes()
     by_row = row_groups(inputs, cells, list(pub.TABLE1_FID))
-    rows, values, all_values = [], {}, []
+    rows, values, all_values, budgets = [], {}, [], table_budgets(inputs)
     for (paper_ds, ours_ds), runs in by_row.items():
         published = pub.TABLE1_FID.get(paper_ds, {})
-        label = pub.DATASET_LABELS.get(paper_ds, paper_ds)
         pairs = itertools.zip_longest(runs.get("stylegan2", []), runs.get("cips", [])) if runs else [(None, None)]
         for sg_run, cips_run in pairs:
+            label = budget_label(budgets, pub.DATASET_LABELS.get(paper_ds, paper_ds), sg_run, cips_run)
             sg = our_value(inputs, sg_run, "fid", "fid")
             ci = our_value(inputs, cips_run, "fid", "fid")
             reference = next((v for v in (ci, sg) if not v.missing), None)
@@ -362,10 +374,10 @@ def table1(inputs: ReportInputs) -> Table:
 def table2(inputs: ReportInputs) -> Table:
     cells = runs_for(inputs, "table2")
     notes = Footnotes()
-    rows, values, all_values, reference = [], {}, [], None
+    rows, values, all_values, reference, budgets = [], {}, [], None, table_budgets(inputs)
     for model in ("stylegan2", "cips"):
-        label = "StyleGANv2" if model == "stylegan2" else "CIPS"
         for run in cells.get(model) or [None]:
+            label = budget_label(budgets, "StyleGANv2" if model == "stylegan2" else "CIPS", run)
             p = our_value(inputs, run, "precision", "prc")
             r = our_value(inputs, run, "recall", "prc")
             paper_ds = paper_dataset(inputs, run.dataset) if run else "ffhq"
@@ -407,9 +419,10 @@ def table3(inputs: ReportInputs) -> Table:
     group = [r for key in pub.TABLE3_ABLATIONS for r in cells.get(key, [])]
     reference_run = next((r for r in group if not our_value(inputs, r, "fid", "fid").missing), None)
     reference = our_value(inputs, reference_run, "fid", "fid") if reference_run else None
+    budgets = table_budgets(inputs)
     for key, published in pub.TABLE3_ABLATIONS.items():
-        label = pub.TABLE3_LABELS[key]
         for run in cells.get(key) or [None]:
+            label = budget_label(budgets, pub.TABLE3_LABELS[key], run)
             v = our_value(inputs, run, "fid", "fid")
             if reference is not None and v.run == reference.run:
                 v = reference
