@@ -375,7 +375,9 @@ class SourceConfig:
 class CropConfig:
     """Which square of each (padded) source image becomes a training image."""
 
-    mode: Literal["none", "center", "random"] = "none"  # none: the whole image, which must be square
+    # none: the whole image, which must be square; per-load: the whole image with its shorter side resized to
+    # each resolution, and a new random square of it at every training load (the official --to_crop)
+    mode: Literal["none", "center", "random", "per-load"] = "none"
     size: int | None = None  # side of the square crop in source pixels; null = the shorter side
     count: int = 1  # random crops per source image
 
@@ -383,8 +385,8 @@ class CropConfig:
         k = f"{key}." if key else ""
         if self.size is not None and self.size < 1:
             raise ConfigError(f"{k}size: must be a positive number of pixels, got {self.size}")
-        if self.size is not None and self.mode == "none":
-            raise ConfigError(f"{k}size: a crop size needs mode 'center' or 'random' (mode is 'none')")
+        if self.size is not None and self.mode in ("none", "per-load"):
+            raise ConfigError(f"{k}size: a crop size needs mode 'center' or 'random' (mode is {self.mode!r})")
         if self.count < 1:
             raise ConfigError(f"{k}count: must be at least 1, got {self.count}")
         if self.count > 1 and self.mode != "random":
@@ -450,6 +452,9 @@ class DatasetConfig:
                     f"{k}jpeg_draft: needs crop.size and pad_to null (both are in source pixels, which a "
                     "reduced decode changes)"
                 )
+        if self.crop.mode == "per-load" and (self.format == "raw" or self.rotation != "none" or self.pad_to):
+            raise ConfigError(f"{k}crop.mode: per-load keeps each image's aspect, so it needs format png or jpeg "
+                              f"(not {self.format}), rotation none and pad_to null")
         if not 1 <= self.quality <= 100:
             raise ConfigError(f"{k}quality: {self.quality} is not a JPEG quality in 1..100")
         if self.workers < 0:

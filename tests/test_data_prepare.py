@@ -14,6 +14,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pytest
+import torch
 import yaml
 from fixtures.synthetic import write_image_folder, write_lsun_lmdb, write_official_lmdb
 from PIL import Image
@@ -424,3 +425,30 @@ def test_jpeg_draft_decodes_jpegs_smaller_and_keeps_the_picture(tmp_path):
 
 def torch_equal(a, b) -> bool:
     return bool((a == b).all())
+
+
+def test_per_load_crops_keep_the_aspect_and_draw_a_new_square_at_every_load(tmp_path, monkeypatch):
+    from cips.training.data import RealImages
+
+    folder = tmp_path / "src"
+    write_image_folder(folder, 1, (70, 50), seed=3)
+    cfg = _cfg({"kind": "folder", "path": str(folder)}, resolutions=[16], format="png", crop={"mode": "per-load"})
+    prepare_dataset("t", cfg, tmp_path / "out", workers=1, progress=False)
+    whole = ImageLMDBDataset(tmp_path / "out", resolution=16, uint8=True, square=False)[0]
+    assert tuple(whole.shape) == (3, 16, 22)  # 70 x 50 -> 22 x 16: the shorter side 16, the aspect kept
+    reals = RealImages(tmp_path / "out", 16, 8, seed=0, flip=False)
+    batches = [next(reals) for _ in range(2)]  # one image, so every sample is a square of it
+    windows = [((whole[:, :, x: x + 16].float() / 127.5 - 1.0), x) for x in range(22 - 16 + 1)]
+    found = set()
+    for batch in batches:
+        assert batch.shape == (8, 3, 16, 16)
+        for square in batch:
+            found |= {x for w, x in windows if torch.equal(w, square)}
+    assert len(found) >= 3  # new squares at every load, each a window of the whole image
+    again = RealImages(tmp_path / "out", 16, 8, seed=0, flip=False)
+    assert torch.equal(next(again), batches[0])  # seeded by (seed, step): a resumed run sees the same squares
+    monkeypatch.setattr("cips.training.data.IN_MEMORY_BYTES", 0)  # a dataset too large for memory: a DataLoader
+    streamed = RealImages(tmp_path / "out", 16, 8, seed=0, flip=False)
+    assert streamed.memory is None and torch.equal(next(streamed), batches[0])
+    with pytest.raises(ConfigError, match="per-load keeps each image's aspect"):
+        _cfg({"kind": "folder", "path": str(folder)}, resolutions=[16], format="raw", crop={"mode": "per-load"})

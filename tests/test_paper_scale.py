@@ -47,7 +47,8 @@ def test_official_protocol_is_one_setting():
     official = parse_params({**data, "protocol": "official"})
     for name, ds in official.datasets.items():
         assert (ds.filter, ds.format, ds.quality) == ("bilinear", "jpeg", 85), name
-        assert ours.datasets[name].format == "raw"
+        # ours: lossless (raw squares; PNG where each image keeps its aspect for per-load squares)
+        assert ours.datasets[name].format == ("png" if ours.datasets[name].crop.mode == "per-load" else "raw")
     run = official.run("ffhq-main")
     assert run.eval.real_selection == "first" and run.eval.n_real == 50_000
     assert ours.run("ffhq-main").eval.real_selection == "random"

@@ -32,13 +32,14 @@ def test_scale_files_are_valid_and_complete(scale):
     for name in params.runs:
         run = params.run(params.members_of(name)[0])  # a run with seeds: its first seed's model
         for table, cell in run.tables.items():
-            key = (table, cell, params.datasets[run.dataset].stands_for or run.dataset)
+            budget = run.train.steps * run.train.batch  # a cell may be trained at several budgets, once each
+            key = (table, cell, params.datasets[run.dataset].stands_for or run.dataset, budget)
             assert key not in cells, f"{name} and {cells.get(key)} feed the same cell {key}"
             cells[key] = name
     # every ablation of Table 3 and every patch size of Table 5 has a run at both scales
-    assert {c for (t, c, _) in cells if t == "table3"} == {"base", "ne", "nofourier", "main", "residual", "sine"}
-    assert {c for (t, c, _) in cells if t == "table5"} == {"full", "half", "quarter"}
-    for role in ("base", "ne", "stylegan2"):
+    assert {c for (t, c, _, _) in cells if t == "table3"} == {"base", "ne", "nofourier", "main", "residual", "sine"}
+    assert {c for (t, c, _, _) in cells if t == "table5"} == {"full", "half", "quarter"}
+    for role in ("base", "ne", "stylegan2", "main"):
         assert getattr(params.analysis.spectra, role) in params.runs
     assert params.analysis.encodings.base in params.runs
 

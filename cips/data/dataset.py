@@ -50,16 +50,18 @@ class ImageLMDBDataset(Dataset):
     flip: random horizontal flip (p = 0.5, torch's RNG, so DataLoader worker seeding applies).
     resolution: picks <path>/<resolution>/ when `path` is a dataset directory.
     uint8: return uint8 tensors in [0, 255] (for metrics) instead of float in [-1, 1].
-    Grey images are replicated to RGB; non-square images (official LMDBs keep the aspect ratio)
-    are centre-cropped to a square.
+    Grey images are replicated to RGB; non-square images (official LMDBs and `crop.mode: per-load` keep the
+    aspect ratio) are centre-cropped to a square unless `square` is false (training draws its own square).
     """
 
     def __init__(
-        self, path: str | Path, flip: bool = False, *, resolution: int | None = None, uint8: bool = False
+        self, path: str | Path, flip: bool = False, *, resolution: int | None = None, uint8: bool = False,
+        square: bool = True,
     ) -> None:
         self.path = resolve_lmdb(path, resolution)
         self.flip = flip
         self.uint8 = uint8
+        self.square = square
         self.length = read_length(self.path)
         self.manifest: dict[str, Any] | None = read_manifest(self.path)
         encoding = (self.manifest or {}).get("encoding", {})
@@ -93,7 +95,7 @@ class ImageLMDBDataset(Dataset):
                 )
             arr = codec.decode(bytes(value), self.format, self.shape)
         h, w = arr.shape[:2]
-        if h != w:
+        if h != w and self.square:
             side = min(h, w)
             top, left = (h - side) // 2, (w - side) // 2
             arr = arr[top : top + side, left : left + side]

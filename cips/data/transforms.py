@@ -176,11 +176,24 @@ def resize(image: Image.Image, resolution: int, filter: str = "lanczos") -> Imag
     return image.resize((resolution, resolution), RESAMPLE[filter])
 
 
+def resize_shorter(image: Image.Image, resolution: int, filter: str = "lanczos") -> Image.Image:
+    """The image with its shorter side `resolution` and its aspect kept (the longer side rounded)."""
+    w, h = image.size
+    scale = resolution / min(w, h)
+    if w <= h:
+        size = (resolution, max(resolution, round(h * scale)))
+    else:
+        size = (max(resolution, round(w * scale)), resolution)
+    return image if size == image.size else image.resize(size, RESAMPLE[filter])
+
+
 def process(image: Image.Image, cfg: DatasetConfig, rng: np.random.Generator) -> list[list[Image.Image]]:
     """One decoded source image -> for each crop, the list of images at cfg.resolutions (in order)."""
     image = to_mode(image, cfg.grayscale_to_rgb)
     if cfg.pad_to:
         image = pad_to(image, cfg.pad_to)
+    if cfg.crop.mode == "per-load":  # aspect kept: training draws a square of it at every load
+        return [[resize_shorter(image, r, cfg.filter) for r in cfg.resolutions]]
     out = []
     for crop in plan_crops(image.width, image.height, cfg, rng):
         square = apply_crop(image, crop)
