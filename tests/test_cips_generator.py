@@ -249,3 +249,16 @@ def test_depth_counts_layers_on_the_main_path():
     assert len(make(depth=15, skips=True).layers) == 15
     assert len(make(depth=15, skips=False).layers) == 14
     assert math.isclose(len(make(depth=15).to_rgbs), 7)
+
+
+@pytest.mark.parametrize("variant", [dict(skips=False), dict(skips=False, embeddings=False),
+                                     dict(skips=False, fourier=False), dict(skips=False, residual=True),
+                                     dict(skips=False, fourier=False, activation="sine"), {},
+                                     dict(coords="cylindrical", panorama_width=64), dict(noise=False),
+                                     dict(arch="stylegan2")])
+def test_every_parameter_gets_a_gradient(variant):
+    """DistributedDataParallel (without find_unused_parameters) waits for a gradient of every parameter."""
+    cfg = ModelConfig(size=16, width=16, depth=5, style_dim=16, n_mlp=2, channel_base=128, channel_max=16, **variant)
+    g = build_generator(cfg)
+    g(torch.randn(2, 16)).sum().backward()
+    assert [n for n, p in g.named_parameters() if p.grad is None] == []
