@@ -24,34 +24,78 @@ def test_devices_parse_and_split_into_groups_per_run():
         lanes.device_groups(lanes.parse_devices("0-7"), 3)
 
 
-def test_each_lane_holds_its_own_gpus_and_trains_with_that_many_processes(tmp_path, monkeypatch):
-    path = _project(tmp_path)
-    calls, busy, lock = [], {}, threading.Lock()
+class FakeStage:
+    """A stage process: `calls` records (model, stage, GPUs, cmd); it runs until done or sent SIGTERM."""
 
-    def fake_call(cmd, stdout=None, stderr=None, env=None):
-        gpus = env["CUDA_VISIBLE_DEVICES"]
-        model, stage = cmd[3], cmd[2].split(".")[1]
-        with lock:
-            calls.append((model, stage, gpus, cmd))
-            assert all(g != gpus or m == model for m, g in busy.items()), "two models on one lane's GPUs"
-            busy[model] = gpus
-        threading.Event().wait(0.01)
-        with lock:
-            busy.pop(model)
-        return 0
+    calls: list = []
+    busy: dict = {}
+    lock = threading.Lock()
+    on_start = None
 
+    def __init__(self, cmd, stdout=None, stderr=None, env=None):
+        self.cmd, self.gpus, self.signalled = cmd, env.get("CUDA_VISIBLE_DEVICES"), threading.Event()
+        self.model, self.stage = cmd[3], cmd[2].split(".")[1]
+        with self.lock:
+            self.calls.append((self.model, self.stage, self.gpus, cmd))
+            if self.gpus is not None:
+                assert all(g != self.gpus or m == self.model for m, g in self.busy.items()), "two models, one lane"
+                self.busy[self.model] = self.gpus
+        if FakeStage.on_start:
+            FakeStage.on_start(self)
+
+    def send_signal(self, signum):
+        self.signalled.set()
+
+    def wait(self):
+        stopped = self.signalled.wait(0.05)
+        with self.lock:
+            self.busy.pop(self.model, None)
+        return 143 if stopped else 0
+
+
+@pytest.fixture
+def fake_stages(monkeypatch):
+    FakeStage.calls, FakeStage.busy, FakeStage.on_start = [], {}, None
     committed = []
-    monkeypatch.setattr(lanes.subprocess, "call", fake_call)
+    monkeypatch.setattr(lanes.subprocess, "Popen", FakeStage)
     monkeypatch.setattr(lanes.subprocess, "run", lambda cmd, **kw: committed.append(cmd))
+    return committed
+
+
+def test_each_lane_holds_its_own_gpus_and_trains_with_that_many_processes(tmp_path, fake_stages):
+    path = _project(tmp_path)
     codes = lanes.run_lanes(params_path=path, root=tmp_path, logs=tmp_path / "logs",
                             devices=lanes.parse_devices("0-7"), per_run=2)
     assert sorted(codes) == [f"toy-cips-s{i}" for i in range(6)] and set(codes.values()) == {0}
+    calls = FakeStage.calls
     groups = {gpus for _, _, gpus, _ in calls}
     assert groups <= {"0,1", "2,3", "4,5", "6,7"} and len(groups) >= 2
     for model, stage, gpus, cmd in calls:
         assert [g for m, s, g, _ in calls if m == model] == [gpus] * 3  # one lane runs all of a model's stages
         assert (cmd[-2:] == ["--nproc", "2"]) == (stage == "train")
-    assert committed and committed[0][:3] == ["dvc", "commit", "--force"] and len(committed[0]) == 3 + 3 * 6
+    assert fake_stages and fake_stages[0][:3] == ["dvc", "commit", "--force"] and len(fake_stages[0]) == 3 + 3 * 6
+
+
+def test_a_stop_lets_no_model_start_stops_the_running_ones_and_parks(tmp_path, fake_stages, monkeypatch):
+    import os
+    import signal
+
+    parked = []
+    monkeypatch.setattr(lanes, "park", lambda params, root: parked.append(params) or ([], []))
+    path = _project(tmp_path)
+
+    def kill_at_second_training(stage):
+        if stage.stage == "train" and stage.model == "toy-cips-s1":
+            os.kill(os.getpid(), signal.SIGTERM)  # what `kill` or the end of a session sends to `cips lanes`
+
+    FakeStage.on_start = kill_at_second_training
+    before = signal.getsignal(signal.SIGTERM)
+    codes = lanes.run_lanes(jobs=2, params_path=path, root=tmp_path, logs=tmp_path / "logs")
+    started = {m for m, _, _, _ in FakeStage.calls}
+    assert codes["toy-cips-s1"] == lanes.STOPPED and started <= {"toy-cips-s0", "toy-cips-s1", "toy-cips-s2"}
+    assert all(codes[f"toy-cips-s{i}"] == lanes.STOPPED for i in range(3, 6))  # never started
+    assert parked == [path]  # the unfinished ones' checkpoints are staged for the next commit
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is restored
 
 
 def test_cpu_processes_share_the_cores_and_start_through_torchs_launcher(monkeypatch):

@@ -5,6 +5,8 @@ processes of one thread each train about 1.2x more images per second in all (`be
 --params configs/small.yaml`), so `cips lanes --jobs 2` runs each unfinished model's own stage commands
 (resolve, train, evaluate) in `jobs` lanes of cores/jobs threads, and then `dvc commit`s the stages it ran,
 which is what `dvc repro` would have recorded. A lane that fails leaves its model unfinished (its log says why).
+SIGTERM or Ctrl-C stops the lanes cleanly: no further model starts, the running trainings save their
+checkpoints, the finished models are committed, and `park` stages the checkpoints of the unfinished ones.
 
 On GPUs, `--devices 0-7 --per-run 2` makes four lanes of two GPUs each: a lane's models see only its GPUs
 (CUDA_VISIBLE_DEVICES) and train in that many processes (`stages.train --nproc`), so Table 3's six ablations
@@ -17,8 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,6 +32,7 @@ from cips.scale import load_params
 
 log = logging.getLogger(__name__)
 STAGES = ("resolve", "train", "evaluate")
+STOPPED = 143  # the exit code of a model the lanes were stopped before or during (128 + SIGTERM)
 
 
 def unfinished(params_path: str | Path = "params.yaml", root: str | Path = ".") -> list[str]:
@@ -87,8 +92,18 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     logs = Path(logs) if logs else Path(root) / "logs" / "lanes" / params.scale  # not under runs/: no stage reads it
     logs.mkdir(parents=True, exist_ok=True)
+    stopping, running, guard = threading.Event(), set(), threading.Lock()
+
+    def stop(signum=None, frame=None) -> None:  # noqa: ARG001 - a signal handler's signature
+        """No further model starts; the running stages get SIGTERM (training saves its checkpoint)."""
+        stopping.set()
+        with guard:
+            for proc in running:
+                proc.send_signal(signal.SIGTERM)
 
     def one(model: str) -> int:
+        if stopping.is_set():
+            return STOPPED
         group = lanes.get()
         lane_env = env if group is None else {**env, "CUDA_VISIBLE_DEVICES": ",".join(group)}
         try:
@@ -100,7 +115,14 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
                         cmd.append("--no-track")
                     if stage == "train" and group is not None:
                         cmd += ["--nproc", str(len(group))]
-                    code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=lane_env)
+                    with guard:
+                        if stopping.is_set():
+                            return STOPPED
+                        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=lane_env)
+                        running.add(proc)
+                    code = proc.wait()
+                    with guard:
+                        running.discard(proc)
                     if code:
                         log.warning("%s: stage %s failed (exit %d); see %s", model, stage, code,
                                     logs / f"{model}.log")
@@ -112,11 +134,22 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
 
     each = f"{per_run} GPU(s)" if devices else f"{env['OMP_NUM_THREADS']} thread(s)"
     log.info("%d model(s), %d at a time with %s each: %s", len(models), jobs, each, ", ".join(models))
-    with ThreadPoolExecutor(jobs) as pool:
-        codes = dict(zip(models, pool.map(one, models), strict=True))
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            codes = dict(zip(models, pool.map(one, models), strict=True))
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in stages]
     if done and commit:
         subprocess.run(["dvc", "commit", "--force", *done], cwd=root, check=False)
+    if stopping.is_set() and commit:
+        parked, _ = park(params_path, root)
+        log.info("stopped: %d model(s) finished; checkpoints staged for a commit: %s", len(done) // len(stages),
+                 ", ".join(str(p) for p in parked) or "none")
     return codes
 
 
