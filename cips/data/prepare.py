@@ -96,6 +96,7 @@ def _manifest(
         encoding["quality"] = cfg.quality
     params = to_dict(cfg)
     params.pop("workers")  # does not change the output
+    params.pop("enabled")  # whether the graph holds the dataset, not what it is
     return {
         "format": MANIFEST_FORMAT,
         "dataset": name,
