@@ -22,6 +22,8 @@ def test_table4_matches_the_paper():
     result = runner.invoke(app, ["info", "params", "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = {r["key"]: r for r in json.loads(result.output)}
+    official = rows.pop("cips-official-widths")  # the official code's narrowed widths, not in the paper
+    assert official["params"] == 44_317_092 and official["published_m"] is None
     assert {k: r["params"] for k, r in rows.items()} == {
         "cips-base": 43_800_593, "cips-ne": 10_246_161, "cips-default": 45_911_076, "stylegan2": 30_034_338}
     for r in rows.values():

@@ -182,10 +182,10 @@ def runs_for(inputs: ReportInputs, table: str) -> dict[str, list[RunConfig]]:
     return out
 
 
-def table_budgets(inputs: ReportInputs) -> set[int]:
-    """The distinct budgets (images) of the runs that feed a table."""
+def table_budgets(inputs: ReportInputs, table: str) -> set[int]:
+    """The distinct budgets (images) of the runs that feed `table`."""
     runs = (inputs.params.run(n) for n in inputs.params.members())
-    return {r.train.steps * r.train.batch for r in runs if r.tables}
+    return {r.train.steps * r.train.batch for r in runs if table in r.tables}
 
 
 def budget_label(budgets: set[int], label: str, *runs: RunConfig | None) -> str:
@@ -340,7 +340,7 @@ def table1(inputs: ReportInputs) -> Table:
     cells = runs_for(inputs, "table1")
     notes = Footnotes()
     by_row = row_groups(inputs, cells, list(pub.TABLE1_FID))
-    rows, values, all_values, budgets = [], {}, [], table_budgets(inputs)
+    rows, values, all_values, budgets = [], {}, [], table_budgets(inputs, "table1")
     for (paper_ds, ours_ds), runs in by_row.items():
         published = pub.TABLE1_FID.get(paper_ds, {})
         pairs = itertools.zip_longest(runs.get("stylegan2", []), runs.get("cips", [])) if runs else [(None, None)]
@@ -374,7 +374,7 @@ def table1(inputs: ReportInputs) -> Table:
 def table2(inputs: ReportInputs) -> Table:
     cells = runs_for(inputs, "table2")
     notes = Footnotes()
-    rows, values, all_values, reference, budgets = [], {}, [], None, table_budgets(inputs)
+    rows, values, all_values, reference, budgets = [], {}, [], None, table_budgets(inputs, "table2")
     for model in ("stylegan2", "cips"):
         for run in cells.get(model) or [None]:
             label = budget_label(budgets, "StyleGANv2" if model == "stylegan2" else "CIPS", run)
@@ -419,7 +419,7 @@ def table3(inputs: ReportInputs) -> Table:
     group = [r for key in pub.TABLE3_ABLATIONS for r in cells.get(key, [])]
     reference_run = next((r for r in group if not our_value(inputs, r, "fid", "fid").missing), None)
     reference = our_value(inputs, reference_run, "fid", "fid") if reference_run else None
-    budgets = table_budgets(inputs)
+    budgets = table_budgets(inputs, "table3")
     for key, published in pub.TABLE3_ABLATIONS.items():
         for run in cells.get(key) or [None]:
             label = budget_label(budgets, pub.TABLE3_LABELS[key], run)
