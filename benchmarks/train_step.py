@@ -11,7 +11,8 @@ peak memory (RSS on CPU, max allocated on CUDA) is its own.
     python benchmarks/train_step.py --sizes 64 --checkpoint-pixels 512     # the cost of recomputing the MLP
 
 Prints img/s, ms per step, peak memory and the CIPS/StyleGAN2 time ratio; the authors report CIPS about
-4.3x slower than StyleGAN2 at 256x256 with their code on GPU (https://github.com/advimman/CIPS/issues/1; not in the paper).
+4.3x slower than StyleGAN2 at 256x256 with their code on GPU
+(https://github.com/advimman/CIPS/issues/1; not in the paper).
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def info_params(fmt: str = typer.Option("table", "--format", help="table | json"
                       f"{r['gmacs']:.1f}", f"{r['macs_vs_stylegan2']:.2f}")
     console.print(table)
     console.print("MACs: torch's FlopCounterMode over one forward pass (matrix products and convolutions). The "
-                  "authors report 3.3x StyleGAN2's MACs at 256 (https://github.com/advimman/CIPS/issues/1), not in the paper.")
+                  "authors report 3.3x StyleGAN2's MACs at 256 (https://github.com/advimman/CIPS/issues/1), "
+                  "not in the paper.")
 
 
 def parse_seeds(spec: str) -> list[int]:
