@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     for arch in ("cips", "stylegan2"):
         batch = largest_batch(arch, model, device, project, *limits)
+        print(f"{arch}: largest fp32 batch {batch}", flush=True)
         rows = report["training"][arch] = {"largest_fp32_batch": batch}
         for name, tf32, amp, compile_ in MODES:
             if left() <= 0:
@@ -212,12 +213,20 @@ def main(argv: list[str] | None = None) -> dict:
                 report["skipped"].append(f"{arch} {name}: TF32 is a CUDA setting")
                 continue
             try:
-                rows[name] = training_speed(arch, model, batch, steps, device, project, amp, tf32, compile_)
+                rows[name] = r = training_speed(arch, model, batch, steps, device, project, amp, tf32, compile_)
+                # printed as measured: a run stopped by its time limit still leaves what it found
+                print(f"{arch} {name}: batch {r['batch']}, {r['img_per_s']:.1f} img/s, peak {r['peak_mb']:.0f} MB",
+                      flush=True)
             except Exception as err:  # noqa: BLE001 - a mode the machine lacks (compile, bf16) is reported
                 report["skipped"].append(f"{arch} {name}: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
     report["resume"] = resume_check(model, device, project, resume_steps, limits[0])
     if left() > 0:
-        report["fid"] = fid_throughput(model, device, fid_n, 8 if args.tiny else 250)
+        from cips.metrics.inception import WeightsError
+
+        try:
+            report["fid"] = fid_throughput(model, device, fid_n, 8 if args.tiny else 250)
+        except WeightsError as err:  # a machine without the Inception weights (84 MB) still gets the rest
+            report["skipped"].append(f"fid: {str(err)[:160]}")
     else:
         report["skipped"].append("fid: time budget")
     report["wall_s"] = time.perf_counter() - t_start
