@@ -108,12 +108,13 @@ def test_cpu_processes_share_the_cores_and_start_through_torchs_launcher(monkeyp
     assert "OMP_NUM_THREADS" not in env
 
 
-def test_park_commits_the_checkpoints_of_unfinished_runs_and_releases_finished_ones(tmp_path):
+def test_park_tracks_the_checkpoints_of_unfinished_runs_with_dvc_and_releases_finished_ones(tmp_path):
     import subprocess
 
     from cips.training.runner import train_from_params
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / ".gitignore").write_text("checkpoint.pt\n")
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=1)
     train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
@@ -125,11 +126,14 @@ def test_park_commits_the_checkpoints_of_unfinished_runs_and_releases_finished_o
         return subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=tmp_path, capture_output=True,
                               text=True).stdout
 
-    assert "toy-cips-s0/checkpoint.pt" in staged()
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "park"], cwd=tmp_path,
-                   check=True)
+    assert "toy-cips-s0/checkpoint.pt.dvc" in staged()  # git holds its hash, DVC's cache the megabytes
+    assert "toy-cips-s0/checkpoint.pt\n" not in staged()
+    saved = parked[0].read_bytes()
+    parked[0].unlink()  # the file is gone (another machine, a cleaned workspace): DVC brings it back
+    subprocess.run(["dvc", "checkout", "-q", str(lanes.dvc_file(parked[0]))], cwd=tmp_path, check=True)
+    assert parked[0].read_bytes() == saved
     resumed = train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
     assert resumed.resumed_from == 1  # from the parked step, not from 0
     parked, released = lanes.park(path, tmp_path)
     assert parked == [] and [p.parent.name for p in released] == ["toy-cips-s0"]
-    assert "toy-cips-s0/checkpoint.pt" in staged() and released[0].is_file()  # untracked, kept on disk
+    assert not lanes.dvc_file(released[0]).exists() and released[0].is_file()  # untracked, kept on disk

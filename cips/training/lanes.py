@@ -154,20 +154,26 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
 
 
 def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tuple[list[Path], list[Path]]:
-    """Keep unfinished runs resumable across machines and sessions: `git add -f` the checkpoint.pt of every
-    model of the scale that has one but no finished generator.pt (training continues from its step, never from
-    0), and stop tracking the checkpoints of models that have finished since. Returns (parked, released)."""
+    """Keep unfinished runs resumable across sessions and machines through DVC (checkpoints are megabytes, not
+    for git): `dvc add` the checkpoint.pt of every model of the scale that has one but no finished generator.pt
+    (its small .dvc file is staged for git, the file goes to DVC's cache, and to a remote with `dvc push`), and
+    `dvc remove` the .dvc files of models that have finished since (the file stays on disk). Training continues
+    from a parked step, never from 0. Returns (parked, released)."""
     params = load_params(params_path)
     layout = Layout(root, params.scale)
     todo = set(unfinished(params_path, root))
     parked = [layout.checkpoint(m) for m in params.members() if m in todo and layout.checkpoint(m).is_file()]
-    tracked = subprocess.run(["git", "ls-files", "--", str(layout.runs)], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.split()
-    released = [Path(root) / t for t in tracked if t.endswith("/checkpoint.pt")
-                and Path(t).parent.name not in todo]
+    released = [layout.checkpoint(m) for m in params.members()
+                if m not in todo and dvc_file(layout.checkpoint(m)).is_file()]
     if parked:
-        subprocess.run(["git", "add", "-f", *map(str, parked)], cwd=root, check=True)
+        subprocess.run(["dvc", "add", "--quiet", *map(str, parked)], cwd=root, check=True)
+        subprocess.run(["git", "add", *[str(dvc_file(p)) for p in parked]], cwd=root, check=True)
     if released:
-        subprocess.run(["git", "rm", "--cached", "-q", *map(str, released)], cwd=root, check=True)
+        subprocess.run(["dvc", "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
     return parked, released
+
+
+def dvc_file(path: Path) -> Path:
+    """The .dvc file that `dvc add` writes beside `path`."""
+    return path.with_name(path.name + ".dvc")
 
