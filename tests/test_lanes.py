@@ -119,21 +119,37 @@ def test_park_tracks_the_checkpoints_of_unfinished_runs_with_dvc_and_releases_fi
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=1)
     train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=2)  # longer: unfinished
-    parked, released = lanes.park(path, tmp_path)
-    assert [p.parent.name for p in parked] == ["toy-cips-s0"] and released == []  # s1 has no checkpoint yet
+    kept, released = lanes.park(path, tmp_path)
+    assert kept == [tmp_path / "parked" / "test" / "toy-cips-s0.pt"] and released == []  # s1 has no checkpoint
 
     def staged() -> str:
         return subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=tmp_path, capture_output=True,
                               text=True).stdout
 
-    assert "toy-cips-s0/checkpoint.pt.dvc" in staged()  # git holds its hash, DVC's cache the megabytes
-    assert "toy-cips-s0/checkpoint.pt\n" not in staged()
-    saved = parked[0].read_bytes()
-    parked[0].unlink()  # the file is gone (another machine, a cleaned workspace): DVC brings it back
-    subprocess.run(["dvc", "checkout", "-q", str(lanes.dvc_file(parked[0]))], cwd=tmp_path, check=True)
-    assert parked[0].read_bytes() == saved
+    assert "parked/test/toy-cips-s0.pt.dvc" in staged()  # git holds its hash, DVC's cache the megabytes
+    assert "toy-cips-s0.pt\n" not in staged() and "checkpoint.pt" not in staged()
+    checkpoint = tmp_path / "runs" / "test" / "toy-cips-s0" / "checkpoint.pt"
+    saved = checkpoint.read_bytes()
+    checkpoint.unlink()  # another machine, a cleaned workspace: only the .dvc file and DVC's cache remain
+    kept[0].unlink()
+    assert lanes.unpark("toy-cips-s1", "test", tmp_path) is None  # never parked
+    assert lanes.unpark("toy-cips-s0", "test", tmp_path) == checkpoint and checkpoint.read_bytes() == saved
     resumed = train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
     assert resumed.resumed_from == 1  # from the parked step, not from 0
-    parked, released = lanes.park(path, tmp_path)
-    assert parked == [] and [p.parent.name for p in released] == ["toy-cips-s0"]
-    assert not lanes.dvc_file(released[0]).exists() and released[0].is_file()  # untracked, kept on disk
+    kept, released = lanes.park(path, tmp_path)
+    assert kept == [] and released == [tmp_path / "parked" / "test" / "toy-cips-s0.pt"]
+    assert not lanes.dvc_file(released[0]).exists() and checkpoint.is_file()  # released; the run's own file stays
+
+
+def test_a_parked_checkpoint_is_in_place_before_its_model_trains(tmp_path, fake_stages):
+    path = _project(tmp_path)
+    parked = lanes.parked(tmp_path, "test", "toy-cips-s3")
+    parked.parent.mkdir(parents=True)
+    parked.write_bytes(b"state at step 1")
+    lanes.dvc_file(parked).write_text("outs: []\n")  # what `dvc add` leaves for git
+    seen = {}
+    checkpoint = tmp_path / "runs" / "test" / "toy-cips-s3" / "checkpoint.pt"
+    FakeStage.on_start = lambda stage: seen.setdefault(stage.model, checkpoint.is_file())
+    lanes.run_lanes(jobs=1, params_path=path, root=tmp_path, logs=tmp_path / "logs")
+    assert seen["toy-cips-s3"] and checkpoint.read_bytes() == b"state at step 1"
+    assert not seen["toy-cips-s2"]

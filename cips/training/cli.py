@@ -29,15 +29,17 @@ def register(app: typer.Typer) -> None:
         params: Path = typer.Option(Path("params.yaml"), help="params file"),
         root: Path = typer.Option(Path("."), help="project root"),
     ) -> None:
-        """Stage the checkpoints of unfinished runs for the next commit (`git add -f`), so training continues
-        from them on another day or machine; untrack those of runs that have finished."""
+        """Put the checkpoints of unfinished runs under DVC (parked/<scale>/, `dvc add`; their .dvc files are
+        staged for the next commit), so training continues from them on another day or machine; release those
+        of runs that have finished."""
         from cips.training.lanes import park
 
         parked, released = park(params, root)
         for path in parked:
-            typer.echo(f"parked {path} (commit it: the run continues from it)")
+            typer.echo(f"parked {path} (commit {path.name}.dvc, `dvc push` where a remote is set; `cips lanes`"
+                       " continues the run from it)")
         for path in released:
-            typer.echo(f"released {path} (its run has finished; the file stays, untracked)")
+            typer.echo(f"released {path} (its run has finished)")
         if not parked and not released:
             typer.echo("nothing to park: no unfinished run has a checkpoint")
 

@@ -6,7 +6,7 @@ processes of one thread each train about 1.2x more images per second in all (`be
 (resolve, train, evaluate) in `jobs` lanes of cores/jobs threads, and then `dvc commit`s the stages it ran,
 which is what `dvc repro` would have recorded. A lane that fails leaves its model unfinished (its log says why).
 SIGTERM or Ctrl-C stops the lanes cleanly: no further model starts, the running trainings save their
-checkpoints, the finished models are committed, and `park` stages the checkpoints of the unfinished ones.
+checkpoints, the finished models are committed, and `park` puts the checkpoints of the unfinished ones under DVC.
 
 On GPUs, `--devices 0-7 --per-run 2` makes four lanes of two GPUs each: a lane's models see only its GPUs
 (CUDA_VISIBLE_DEVICES) and train in that many processes (`stages.train --nproc`), so Table 3's six ablations
@@ -105,6 +105,8 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
         if stopping.is_set():
             return STOPPED
         group = lanes.get()
+        if "train" in stages and unpark(model, params.scale, root):
+            log.info("%s: continues from its parked checkpoint", model)
         lane_env = env if group is None else {**env, "CUDA_VISIBLE_DEVICES": ",".join(group)}
         try:
             with open(logs / f"{model}.log", "a") as out:
@@ -147,33 +149,70 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
     if done and commit:
         subprocess.run(["dvc", "commit", "--force", *done], cwd=root, check=False)
     if stopping.is_set() and commit:
-        parked, _ = park(params_path, root)
-        log.info("stopped: %d model(s) finished; checkpoints staged for a commit: %s", len(done) // len(stages),
-                 ", ".join(str(p) for p in parked) or "none")
+        kept, _ = park(params_path, root)
+        log.info("stopped: %d model(s) finished; checkpoints parked (commit the .dvc files): %s",
+                 len(done) // len(stages), ", ".join(str(p) for p in kept) or "none")
     return codes
 
 
-def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tuple[list[Path], list[Path]]:
-    """Keep unfinished runs resumable across sessions and machines through DVC (checkpoints are megabytes, not
-    for git): `dvc add` the checkpoint.pt of every model of the scale that has one but no finished generator.pt
-    (its small .dvc file is staged for git, the file goes to DVC's cache, and to a remote with `dvc push`), and
-    `dvc remove` the .dvc files of models that have finished since (the file stays on disk). Training continues
-    from a parked step, never from 0. Returns (parked, released)."""
-    params = load_params(params_path)
-    layout = Layout(root, params.scale)
-    todo = set(unfinished(params_path, root))
-    parked = [layout.checkpoint(m) for m in params.members() if m in todo and layout.checkpoint(m).is_file()]
-    released = [layout.checkpoint(m) for m in params.members()
-                if m not in todo and dvc_file(layout.checkpoint(m)).is_file()]
-    if parked:
-        subprocess.run(["dvc", "add", "--quiet", *map(str, parked)], cwd=root, check=True)
-        subprocess.run(["git", "add", *[str(dvc_file(p)) for p in parked]], cwd=root, check=True)
-    if released:
-        subprocess.run(["dvc", "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
-    return parked, released
+def parked(root: str | Path, scale: str, model: str) -> Path:
+    """Where `park` keeps a model's checkpoint under DVC: parked/<scale>/<model>.pt, outside runs/<scale>/ (whose
+    hash the analyses and the report read, so a parked file must not change it)."""
+    return Path(root) / "parked" / scale / f"{model}.pt"
 
 
 def dvc_file(path: Path) -> Path:
     """The .dvc file that `dvc add` writes beside `path`."""
     return path.with_name(path.name + ".dvc")
+
+
+def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tuple[list[Path], list[Path]]:
+    """Keep unfinished runs resumable across sessions and machines through DVC (checkpoints are megabytes, not
+    for git): copy the checkpoint.pt of every model of the scale that has one but no finished generator.pt to
+    parked/<scale>/<model>.pt and `dvc add` it (its small .dvc file is staged for git, the file goes to DVC's
+    cache, and to a remote with `dvc push`); `dvc remove` the parked files of models that have finished since.
+    `unpark` (which `run_lanes` calls) puts a parked checkpoint back, so training continues from its step, never
+    from 0. Returns (parked, released)."""
+    import shutil
+
+    from cips.files import atomic_write
+
+    params = load_params(params_path)
+    layout = Layout(root, params.scale)
+    todo = set(unfinished(params_path, root))
+    models = [m for m in params.members() if m in todo and layout.checkpoint(m).is_file()]
+    kept = [parked(root, params.scale, m) for m in models]
+    released = [parked(root, params.scale, m) for m in params.members()
+                if m not in todo and dvc_file(parked(root, params.scale, m)).is_file()]
+    for model, path in zip(models, kept, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(layout.checkpoint(model), "rb") as src, atomic_write(path) as dst:
+            shutil.copyfileobj(src, dst)
+    if kept:
+        subprocess.run(["dvc", "add", "--quiet", *map(str, kept)], cwd=root, check=True)
+        subprocess.run(["git", "add", *[str(dvc_file(p)) for p in kept], str(kept[0].parent / ".gitignore")],
+                       cwd=root, check=True)
+    if released:
+        subprocess.run(["dvc", "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
+        for path in released:
+            path.unlink(missing_ok=True)
+    return kept, released
+
+
+def unpark(model: str, scale: str, root: str | Path = ".") -> Path | None:
+    """Put `model`'s parked checkpoint in place when its run folder has none (after `dvc checkout` or `dvc
+    pull` where the file itself is missing); returns the checkpoint restored, or None."""
+    import shutil
+
+    from cips.files import atomic_write
+
+    path, target = parked(root, scale, model), Layout(root, scale).checkpoint(model)
+    if target.is_file() or not dvc_file(path).is_file():
+        return None
+    if not path.is_file():
+        subprocess.run(["dvc", "checkout", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "rb") as src, atomic_write(target) as dst:
+        shutil.copyfileobj(src, dst)
+    return target
 
