@@ -1,8 +1,9 @@
-"""Helper of tests/test_training.py, not a test: train RUN of ./params.yaml for STEPS steps (one process, or
-one rank under torchrun) and save, from rank 0, the gradients each optimizer step applied (after the
-all-reduce), in order, to OUT.
+"""Helper of tests/test_training.py, not a test: train each RUN of ./params.yaml for STEPS steps (one process,
+or one rank under torchrun) and save, from rank 0, the gradients each optimizer step applied (after the
+all-reduce), in order, to OUT as {run: [(optimizer, gradients), ...]}. Several runs share one launch, whose
+start-up (torch, a process group) is most of a tiny run's time.
 
-    python tests/_record_grads.py RUN OUT STEPS
+    python tests/_record_grads.py RUN[,RUN...] OUT STEPS
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from cips.training import distributed as dist_utils
 from cips.training.loop import Trainer
 
 
-def main(run: str, out: str, steps: int) -> None:
+def record(run: str, steps: int) -> tuple[list[tuple[str, dict[str, torch.Tensor]]], dist_utils.World]:
+    """The gradients of `run`'s first `steps` steps, and the process group (the runs share it: built once)."""
     params = load_params("params.yaml")
     cfg, layout = params.run(run), Layout(".", params.scale)
     t = Trainer(cfg, layout.lmdb(cfg.dataset), layout.run(run), params.scale, track=False, progress=False)
@@ -31,9 +33,15 @@ def main(run: str, out: str, steps: int) -> None:
         opt.step = recording
     for _ in range(steps):
         t.train_step()
-    if t.world.is_main:
-        torch.save(records, out)
-    dist_utils.shutdown(t.world)
+    return records, t.world
+
+
+def main(runs: str, out: str, steps: int) -> None:
+    results = {run: record(run, steps) for run in runs.split(",")}
+    world = next(iter(results.values()))[1]
+    if world.is_main:
+        torch.save({run: records for run, (records, _) in results.items()}, out)
+    dist_utils.shutdown(world)
 
 
 if __name__ == "__main__":

@@ -343,32 +343,42 @@ def test_official_embedding_sampling_reads_patches_through_grid_sample(tmp_path,
     assert calls and all(shape[1] == 8 * 8 for shape in calls)  # the official code: grid_sample for a patch
 
 
-def _recorded_grads(root: Path, run: str, nproc: int, **train) -> list[tuple[str, dict[str, torch.Tensor]]]:
-    """Gradients each optimizer step applied in two steps of `run`, with 1 or `nproc` processes."""
-    make_project(root, steps=2, **train)
+# the two ways R1 runs, each where it matters: fused into a patch run's D pass, and as StyleGAN2's own pass
+GRADIENT_RUNS = {"toy-patch": "fused", "toy-stylegan2": "separate"}
+
+
+def _recorded_grads(root: Path, nproc: int, **train) -> dict[str, list[tuple[str, dict[str, torch.Tensor]]]]:
+    """Gradients each optimizer step applied in two steps of each of GRADIENT_RUNS, with 1 or `nproc` processes
+    (one launch for all of them)."""
+    runs = {name: {**BASE["runs"][name], "train": {**BASE["runs"][name].get("train", {}), "r1_step": r1_step}}
+            for name, r1_step in GRADIENT_RUNS.items()}
+    make_project(root, runs, steps=2, **train)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     launch = [sys.executable] if nproc == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
                                                   f"--nproc_per_node={nproc}"]
-    cmd = [*launch, str(REPO / "tests/_record_grads.py"), run, str(root / "grads.pt"), "2"]
+    cmd = [*launch, str(REPO / "tests/_record_grads.py"), ",".join(runs), str(root / "grads.pt"), "2"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return torch.load(root / "grads.pt")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("run", "r1_step"), [("toy-patch", "fused"), ("toy-stylegan2", "separate")])
-def test_processes_and_passes_apply_the_gradients_of_one_pass(tmp_path, run, r1_step):
+def test_processes_and_passes_apply_the_gradients_of_one_pass(tmp_path):
     # Adam is invariant to the gradients' scale, so weights cannot show whether the all-reduce averages;
     # the gradients themselves (of D with R1 at step 0 and without at step 1, and of G) must agree, for
     # one pass of 8, for 2 processes x 2 passes of 2, with R1 on the D pass and as its own pass.
-    one = _recorded_grads(tmp_path / "one", run, 1, batch=8, r1_step=r1_step)
-    split = _recorded_grads(tmp_path / "split", run, 2, batch=8, batch_gpu=2, r1_step=r1_step)
-    assert [name for name, _ in one] == [name for name, _ in split] and {"G", "D"} <= {name for name, _ in one}
-    assert len(one) >= (5 if r1_step == "separate" else 4)
-    for i, ((name, a), (_, b)) in enumerate(zip(one, split, strict=True)):
-        assert a.keys() == b.keys() and a
-        for k in a:
-            torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6, msg=f"optimizer step {i} ({name}): {k}")
+    ones = _recorded_grads(tmp_path / "one", 1, batch=8)
+    splits = _recorded_grads(tmp_path / "split", 2, batch=8, batch_gpu=2)
+    assert list(ones) == list(splits) == list(GRADIENT_RUNS)
+    for run, r1_step in GRADIENT_RUNS.items():
+        one, split = ones[run], splits[run]
+        assert [name for name, _ in one] == [name for name, _ in split] and {"G", "D"} <= {name for name, _ in one}
+        assert len(one) >= (5 if r1_step == "separate" else 4)
+        for i, ((name, a), (_, b)) in enumerate(zip(one, split, strict=True)):
+            assert a.keys() == b.keys() and a
+            for k in a:
+                torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6,
+                                           msg=f"{run}, optimizer step {i} ({name}): {k}")
 
 
 def test_mlflow_run_holds_params_metrics_tags_and_samples(tmp_path, monkeypatch):
