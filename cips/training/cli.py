@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         of DEVICES), then `dvc commit` them."""
         import logging
 
-        from cips.training.lanes import parse_devices, run_lanes
+        from cips.training.lanes import STOPPED, parse_devices, run_lanes
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         try:
@@ -65,8 +65,13 @@ def register(app: typer.Typer) -> None:
         except ValueError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-        failed = [m for m, c in codes.items() if c]
+        stopped = [m for m, c in codes.items() if c == STOPPED]
+        if stopped:  # a clean stop: their checkpoints are parked, and the next `cips lanes` continues them
+            typer.echo(f"stopped before finishing: {', '.join(stopped)}", err=True)
+        failed = [m for m, c in codes.items() if c and c != STOPPED]
         if failed:
             typer.echo(f"error: failed: {', '.join(failed)} (logs under logs/lanes/<scale>/)", err=True)
             raise typer.Exit(1)
+        if stopped:
+            raise typer.Exit(STOPPED)
 
