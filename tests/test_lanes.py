@@ -73,7 +73,7 @@ def test_each_lane_holds_its_own_gpus_and_trains_with_that_many_processes(tmp_pa
     for model, stage, gpus, cmd in calls:
         assert [g for m, s, g, _ in calls if m == model] == [gpus] * 3  # one lane runs all of a model's stages
         assert (cmd[-2:] == ["--nproc", "2"]) == (stage == "train")
-    assert fake_stages and fake_stages[0][:3] == ["dvc", "commit", "--force"] and len(fake_stages[0]) == 3 + 3 * 6
+    assert fake_stages and fake_stages[0][:5] == [*lanes.DVC, "commit", "--force"] and len(fake_stages[0]) == 5 + 3 * 6
 
 
 def test_a_stop_lets_no_model_start_stops_the_running_ones_and_parks(tmp_path, fake_stages, monkeypatch):
@@ -114,7 +114,7 @@ def test_park_tracks_the_checkpoints_of_unfinished_runs_with_dvc_and_releases_fi
     from cips.training.runner import train_from_params
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*lanes.DVC, "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / ".gitignore").write_text("checkpoint.pt\n")
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=1)
     train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)

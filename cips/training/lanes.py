@@ -32,6 +32,7 @@ from cips.scale import load_params
 
 log = logging.getLogger(__name__)
 STAGES = ("resolve", "train", "evaluate")
+DVC = [sys.executable, "-m", "dvc"]  # this environment's DVC, also where its bin/ is not on PATH (CI)
 STOPPED = 143  # the exit code of a model the lanes were stopped before or during (128 + SIGTERM)
 
 
@@ -147,7 +148,7 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
             signal.signal(sig, handler)
     done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in stages]
     if done and commit:
-        subprocess.run(["dvc", "commit", "--force", *done], cwd=root, check=False)
+        subprocess.run([*DVC, "commit", "--force", *done], cwd=root, check=False)
     if stopping.is_set() and commit:
         kept, _ = park(params_path, root)
         log.info("stopped: %d model(s) finished; checkpoints parked (commit the .dvc files): %s",
@@ -189,11 +190,11 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tup
         with open(layout.checkpoint(model), "rb") as src, atomic_write(path) as dst:
             shutil.copyfileobj(src, dst)
     if kept:
-        subprocess.run(["dvc", "add", "--quiet", *map(str, kept)], cwd=root, check=True)
+        subprocess.run([*DVC, "add", "--quiet", *map(str, kept)], cwd=root, check=True)
         subprocess.run(["git", "add", *[str(dvc_file(p)) for p in kept], str(kept[0].parent / ".gitignore")],
                        cwd=root, check=True)
     if released:
-        subprocess.run(["dvc", "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
+        subprocess.run([*DVC, "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
         for path in released:
             path.unlink(missing_ok=True)
     return kept, released
@@ -210,7 +211,7 @@ def unpark(model: str, scale: str, root: str | Path = ".") -> Path | None:
     if target.is_file() or not dvc_file(path).is_file():
         return None
     if not path.is_file():
-        subprocess.run(["dvc", "checkout", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+        subprocess.run([*DVC, "checkout", "--quiet", str(dvc_file(path))], cwd=root, check=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "rb") as src, atomic_write(target) as dst:
         shutil.copyfileobj(src, dst)
