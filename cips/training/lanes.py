@@ -174,10 +174,6 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tup
     cache, and to a remote with `dvc push`); `dvc remove` the parked files of models that have finished since.
     `unpark` (which `run_lanes` calls) puts a parked checkpoint back, so training continues from its step, never
     from 0. Returns (parked, released)."""
-    import shutil
-
-    from cips.files import atomic_write
-
     params = load_params(params_path)
     layout = Layout(root, params.scale)
     todo = set(unfinished(params_path, root))
@@ -186,9 +182,7 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tup
     released = [parked(root, params.scale, m) for m in params.members()
                 if m not in todo and dvc_file(parked(root, params.scale, m)).is_file()]
     for model, path in zip(models, kept, strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(layout.checkpoint(model), "rb") as src, atomic_write(path) as dst:
-            shutil.copyfileobj(src, dst)
+        _copy_atomic(layout.checkpoint(model), path)
     if kept:
         subprocess.run([*DVC, "add", "--quiet", *map(str, kept)], cwd=root, check=True)
         subprocess.run(["git", "add", *[str(dvc_file(p)) for p in kept], str(kept[0].parent / ".gitignore")],
@@ -203,17 +197,22 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tup
 def unpark(model: str, scale: str, root: str | Path = ".") -> Path | None:
     """Put `model`'s parked checkpoint in place when its run folder has none (after `dvc checkout` or `dvc
     pull` where the file itself is missing); returns the checkpoint restored, or None."""
-    import shutil
-
-    from cips.files import atomic_write
-
     path, target = parked(root, scale, model), Layout(root, scale).checkpoint(model)
     if target.is_file() or not dvc_file(path).is_file():
         return None
     if not path.is_file():
         subprocess.run([*DVC, "checkout", "--quiet", str(dvc_file(path))], cwd=root, check=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "rb") as src, atomic_write(target) as dst:
-        shutil.copyfileobj(src, dst)
+    _copy_atomic(path, target)
     return target
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy a checkpoint so that a stop mid-copy leaves the old file or none, never half of one."""
+    import shutil
+
+    from cips.files import atomic_write
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fin, atomic_write(dst) as fout:
+        shutil.copyfileobj(fin, fout)
 
