@@ -338,7 +338,7 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
        repo, env)
     sh(dvc + ["exp", "run", "--queue", "--name", "smaller-patch", "-S", "runs.fashion-patch-half.train.patch=4"],
        repo, env)
-    queued = ("more-steps", "smaller-patch")
+    queued = {"more-steps": "photos-cips", "smaller-patch": "fashion-patch-half"}  # experiment: the run it edits
     sh(dvc + ["queue", "start", "-j", "2"], repo, {**env, "OMP_NUM_THREADS": "1"})  # two workers, one core each
     deadline = time.time() + 900
     while time.time() < deadline:
@@ -351,15 +351,15 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
         pytest.fail(f"{status}\n" + "\n".join(logs))
     # editing one run's overrides re-runs only that run's chain (its resolved config, training, evaluation),
     # then what reads every run
-    for name, run in (("more-steps", "photos-cips"), ("smaller-patch", "fashion-patch-half")):
+    for name, run in queued.items():
         log = sh(dvc + ["queue", "logs", name], repo, env).stdout
         assert ran_stages(log) == ({stage_name(s, scale, run) for s in ("resolve", "train", "evaluate")}
                                    | {f"{a}@{scale}" for a in ANALYSES}), (name, log[-3000:])
     store = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e.experiment_id for e in store.search_experiments() if e.name.startswith("cips-test-")]
-    for name, trained in (("more-steps", ["photos-cips"]), ("smaller-patch", ["fashion-patch-half"])):
+    for name, run in queued.items():
         logged = store.search_runs(exps, filter_string=f"tags.DVC_EXP_NAME = '{name}'")
-        assert sorted(r.info.run_name for r in logged) == sorted(trained), name
+        assert [r.info.run_name for r in logged] == [run], name
         for r in logged:
             assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
             history = store.get_metric_history(r.info.run_id, "loss_d")
