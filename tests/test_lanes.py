@@ -58,7 +58,12 @@ def fake_stages(monkeypatch):
     FakeStage.calls, FakeStage.busy, FakeStage.on_start = [], {}, None
     committed = []
     monkeypatch.setattr(lanes.subprocess, "Popen", FakeStage)
-    monkeypatch.setattr(lanes.subprocess, "run", lambda cmd, **kw: committed.append(cmd))
+
+    def run(cmd, **kw):
+        committed.append(cmd)
+        return lanes.subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(lanes.subprocess, "run", run)
     return committed
 
 
@@ -73,7 +78,25 @@ def test_each_lane_holds_its_own_gpus_and_trains_with_that_many_processes(tmp_pa
     for model, stage, gpus, cmd in calls:
         assert [g for m, s, g, _ in calls if m == model] == [gpus] * 3  # one lane runs all of a model's stages
         assert (cmd[-2:] == ["--nproc", "2"]) == (stage == "train")
-    assert fake_stages and fake_stages[0][:5] == [*lanes.DVC, "commit", "--force"] and len(fake_stages[0]) == 5 + 3 * 6
+    commits = [cmd[5:] for cmd in fake_stages if cmd[:5] == [*lanes.DVC, "commit", "--force"]]
+    assert sorted(commits) == [[f"{s}@toy-cips-s{i}" for s in lanes.STAGES] for i in range(6)]
+
+
+def test_each_model_is_committed_as_soon_as_it_finishes_and_its_parked_checkpoint_released(tmp_path, fake_stages):
+    path = _project(tmp_path)
+    parked = lanes.parked(tmp_path, "test", "toy-cips-s0")
+    parked.parent.mkdir(parents=True)
+    parked.write_bytes(b"state at step 1")
+    lanes.dvc_file(parked).write_text("outs: []\n")
+    seen = {}
+    FakeStage.on_start = lambda stage: seen.setdefault(stage.model, list(fake_stages))
+    codes = lanes.run_lanes(jobs=1, params_path=path, root=tmp_path, logs=tmp_path / "logs")
+    assert set(codes.values()) == {0}
+    assert seen["toy-cips-s0"] == []  # nothing recorded before the first model ran
+    assert seen["toy-cips-s1"] == [[*lanes.DVC, "commit", "--force", *(f"{s}@toy-cips-s0" for s in lanes.STAGES)],
+                                   [*lanes.DVC, "remove", "--quiet", str(lanes.dvc_file(parked))]]
+    assert not parked.exists()  # released with its model; the next model starts after both
+    assert len(seen["toy-cips-s5"]) == 5 + 1  # one commit per finished model, before the next starts
 
 
 def test_a_stop_lets_no_model_start_stops_the_running_ones_and_parks(tmp_path, fake_stages, monkeypatch):

@@ -3,10 +3,11 @@
 `dvc repro` runs one stage at a time, and one small-scale training uses 2 threads. On a 2-core CPU two
 processes of one thread each train about 1.2x more images per second in all (`benchmarks/train_step.py
 --params configs/small.yaml`), so `cips lanes --jobs 2` runs each unfinished model's own stage commands
-(resolve, train, evaluate) in `jobs` lanes of cores/jobs threads, and then `dvc commit`s the stages it ran,
-which is what `dvc repro` would have recorded. A lane that fails leaves its model unfinished (its log says why).
-SIGTERM or Ctrl-C stops the lanes cleanly: no further model starts, the running trainings save their
-checkpoints, the finished models are committed, and `park` puts the checkpoints of the unfinished ones under DVC.
+(resolve, train, evaluate) in `jobs` lanes of cores/jobs threads, and `dvc commit`s each model's stages as soon
+as its evaluate succeeds (what `dvc repro` would have recorded), so a machine that dies later loses no finished
+model; a parked checkpoint of that model is released then. A lane that fails leaves its model unfinished (its log
+says why). SIGTERM or Ctrl-C stops the lanes cleanly: no further model starts, the running trainings save their
+checkpoints, and `park` puts the checkpoints of the unfinished ones under DVC.
 
 On GPUs, `--devices 0-7 --per-run 2` makes four lanes of two GPUs each: a lane's models see only its GPUs
 (CUDA_VISIBLE_DEVICES) and train in that many processes (`stages.train --nproc`), so Table 3's six ablations
@@ -72,10 +73,8 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
               commit: bool = True, threads: int | None = None) -> dict[str, int]:
     """Run `stages` (resolve, train, evaluate) of `models` (default: the unfinished ones) `jobs` at a time, or,
     given GPU `devices`, one lane per group of `per_run` of them; returns each model's exit code, and `dvc
-    commit`s the stages of those that succeeded (`commit`; `track`: MLflow). On CPU each lane gets `threads`
+    commit`s each model's stages when they have succeeded (`commit`; `track`: MLflow). On CPU each lane gets `threads`
     threads (default: the cores over the lanes)."""
-    from cips.plan import stage_key
-
     params = load_params(params_path)
     models = unfinished(params_path, root) if models is None else models
     lanes: queue.Queue[list[str] | None] = queue.Queue()
@@ -93,7 +92,7 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     logs = Path(logs) if logs else Path(root) / "logs" / "lanes" / params.scale  # not under runs/: no stage reads it
     logs.mkdir(parents=True, exist_ok=True)
-    stopping, running, guard = threading.Event(), set(), threading.Lock()
+    stopping, running, guard, recording = threading.Event(), set(), threading.Lock(), threading.Lock()
 
     def stop(signum=None, frame=None) -> None:  # noqa: ARG001 - a signal handler's signature
         """No further model starts; the running stages get SIGTERM (training saves its checkpoint)."""
@@ -133,6 +132,9 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
         finally:
             lanes.put(group)
         log.info("%s: finished%s", model, "" if group is None else f" on GPUs {','.join(group)}")
+        if commit:
+            with recording:  # one DVC command at a time: DVC locks the repository
+                record(model, params.scale, stages, root)
         return 0
 
     each = f"{per_run} GPU(s)" if devices else f"{env['OMP_NUM_THREADS']} thread(s)"
@@ -146,14 +148,26 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    done = [f"{stage}@{stage_key(params.scale, m)}" for m, c in codes.items() if c == 0 for stage in stages]
-    if done and commit:
-        subprocess.run([*DVC, "commit", "--force", *done], cwd=root, check=False)
     if stopping.is_set() and commit:
         kept, _ = park(params_path, root)
         log.info("stopped: %d model(s) finished; checkpoints parked (commit the .dvc files): %s",
-                 len(done) // len(stages), ", ".join(str(p) for p in kept) or "none")
+                 sum(c == 0 for c in codes.values()), ", ".join(str(p) for p in kept) or "none")
     return codes
+
+
+def record(model: str, scale: str, stages: tuple[str, ...] = STAGES, root: str | Path = ".") -> None:
+    """`dvc commit` a finished model's stages into dvc.lock and release its parked checkpoint (`dvc remove`), so
+    that git has all of it at the next commit."""
+    from cips.plan import stage_key
+
+    done = [f"{stage}@{stage_key(scale, model)}" for stage in stages]
+    if subprocess.run([*DVC, "commit", "--force", *done], cwd=root, check=False).returncode:
+        log.warning("%s: `dvc commit` failed; run `dvc commit --force %s`", model, " ".join(done))
+        return
+    path = parked(root, scale, model)
+    if dvc_file(path).is_file():
+        subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+        path.unlink(missing_ok=True)
 
 
 def parked(root: str | Path, scale: str, model: str) -> Path:
