@@ -46,3 +46,32 @@ def test_bad_maps_are_refused():
         encoding_spectrum(np.full((4, 4, 2), np.nan))
     with pytest.raises(ValueError, match="components"):
         pca_rgb(np.zeros((4, 4, 2)))
+
+
+def test_the_encodings_stage_keeps_fig4_shares_per_seed_at_every_budget(tmp_path):
+    """Fig. 4's claim data: a share per seed of the named CIPS-base run and, under budget/<images>/, of its
+    longer twin (cips.analysis.budgets), each beside the same seed's share at initialisation."""
+    import json
+
+    import yaml
+    from test_training import make_project
+
+    from cips.analysis.encodings import encodings_from_params
+    from cips.layout import Layout
+    from cips.training.runner import train_from_params
+
+    path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]},
+                                   "toy-cips-long": {"dataset": "toy", "seeds": [0], "train": {"steps": 2}}}, steps=1)
+    params = yaml.safe_load(path.read_text())
+    params["analysis"] = {"encodings": {"base": "toy-cips"}}
+    path.write_text(yaml.safe_dump(params))
+    for member in ("toy-cips-s0", "toy-cips-s1", "toy-cips-long-s0"):
+        train_from_params(member, path, tmp_path, track=False, progress=False)
+    with np.load(encodings_from_params(path, tmp_path)) as z:
+        assert len(z["seeds/fig4/embeddings_high_freq"]) == 2 and len(z["seeds/fig4_init/fourier_high_freq"]) == 2
+        assert json.loads(str(z["budget/8/runs"])) == {"base": "toy-cips-long"}  # 2 steps of batch 4
+        longer = z["budget/8/seeds/fig4/embeddings_high_freq"]
+        assert len(longer) == 1 and longer[0] != z["seeds/fig4/embeddings_high_freq"][0]  # one more step
+        np.testing.assert_array_equal(z["budget/8/seeds/fig4_init/embeddings_high_freq"],
+                                      z["seeds/fig4_init/embeddings_high_freq"][:1])  # seed 0's init, both budgets
+    assert Layout(tmp_path, "test").report_data("encodings.npz").is_file()

@@ -145,19 +145,24 @@ def test_spectra_stage_writes_real_and_every_generator(tmp_path, monkeypatch):
         "train": {},
         "eval": {"spectra_n": 4, "batch": 2},
         "datasets": {"toy": {"source": {"kind": "folder", "path": "x"}, "resolutions": [16]}},
-        "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy"}},
+        "runs": {"a": {"dataset": "toy"}, "b": {"dataset": "toy", "model": {"embeddings": False}},
+                 "a-long": {"dataset": "toy", "train": {"steps": 4321}}},  # a's twin at a longer budget
         "analysis": {"spectra": {"dataset": "toy", "base": "a", "ne": "b"}},
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     layout = Layout(tmp_path, params["scale"])
     write_lmdb(layout.lmdb("toy", 16), blob_images(6, 16))
-    for run in ("a", "b"):  # what the stage reads (load_generator is replaced below)
+    for run in ("a", "b", "a-long"):  # what the stage reads (load_generator is replaced below)
         layout.run(run).mkdir(parents=True)
         layout.generator(run).write_bytes(b"")
     monkeypatch.setattr(cips.models.checkpoint, "load_generator", lambda *a, **k: ToyGenerator(16).eval())
     assert spectra_stage.main([]) == 0
     out = load_spectra(layout.report_data("spectra.npz"))
     assert list(out) == ["real", "CIPS-base", "CIPS-NE"] and all(r.n == 4 for r in out.values())
+    with np.load(layout.report_data("spectra.npz")) as z:  # the claims' data at the longer budget, apart
+        longer = [k for k in z.files if k.startswith("budget/")]
+        assert sorted(longer) == [f"budget/{4321 * 16}/runs", f"budget/{4321 * 16}/seeds/CIPS-base/profiles"]
+        assert json.loads(str(z[f"budget/{4321 * 16}/runs"])) == {"CIPS-base": "a-long"}
     params["analysis"] = {}  # no section (or one reading an absent dataset): the stage records why it skipped
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert spectra_stage.main([]) == 0

@@ -276,8 +276,8 @@ def test_an_analysis_skipped_by_its_stage_leaves_its_claims_untested_with_the_re
     assert found["Fig. 7"].verdict == INCONCLUSIVE
 
 
-def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path):
-    """A longer budget of the same cells: each budget its own family, the same claim at both, side by side."""
+def two_budgets(tmp_path: Path) -> Path:
+    """project() plus fashion-ne-long and fashion-base-long: the same cells at 40 steps instead of 4."""
     path = project(tmp_path, [60.0, 62.0], [40.0, 41.0])
     params = yaml.safe_load(path.read_text())
     for cell, fids in (("ne", [30.0, 31.0]), ("base", [35.0, 36.0])):
@@ -289,6 +289,12 @@ def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path)
             write_run(tmp_path, member, fake_metrics(member, "fashion", fid, scale="test", n=16, resolution=16),
                       scale="test")
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path):
+    """A longer budget of the same cells: each budget its own family, the same claim at both, side by side."""
+    path = two_budgets(tmp_path)
     found = all_claims(load_inputs(path, tmp_path))
     ne = [c for c in found if "(NE)" in c.claim]
     assert [c.budget for c in ne] == ["0.016 kimg", "0.16 kimg"]  # test scale: 4 and 40 steps of batch 4
@@ -298,3 +304,53 @@ def test_claims_at_two_budgets_are_judged_apart_and_shown_side_by_side(tmp_path)
     text = to_markdown(found, "test")
     row = next(line for line in text.splitlines() if "(NE)" in line and line.count("**") == 4)
     assert row.index(REPRODUCED) < row.index(OPPOSITE)
+
+
+def test_a_runs_budget_twin_differs_from_it_in_steps_only(tmp_path):
+    from cips.analysis.budgets import budget_twins, other_budgets
+    from cips.scale import load_params
+
+    params = load_params(two_budgets(tmp_path))
+    assert budget_twins(params, "fashion-base") == {16: "fashion-base", 160: "fashion-base-long"}
+    assert budget_twins(params, "fashion-base-long") == {160: "fashion-base-long", 16: "fashion-base"}
+    assert other_budgets(params, {"base": "fashion-base", "ne": "fashion-ne", "sg2": "fashion-stylegan2"}) == {
+        160: {"base": "fashion-base-long", "ne": "fashion-ne-long"}}  # NE's twin is NE's, not base's; none of sg2
+
+
+def test_figure_claims_are_judged_at_each_budget_the_analyses_hold(tmp_path):
+    """The analyses' data of the runs' longer twins (budget/<images>/): Fig. 4 and Sec. 4.5 judged at that budget
+    too, in its family, from its own seeds; the named runs' verdicts stay as they were."""
+    import numpy as np
+
+    from cips.analysis.spectrum import SpectrumParams, SpectrumResult, save_spectra
+    from cips.layout import Layout
+
+    path = two_budgets(tmp_path)
+    layout = Layout(tmp_path, "test")
+    layout.report_data("x").parent.mkdir(parents=True, exist_ok=True)
+    hf = {"embeddings": [0.57, 0.56, 0.58], "fourier": [0.03, 0.03, 0.04]}
+    init = {"embeddings": [0.759, 0.758, 0.761], "fourier": [0.037, 0.037, 0.036]}
+    np.savez(layout.report_data("encodings.npz"), **{
+        **{f"{at}seeds/{when}/{k}_high_freq": np.array(v) for at in ("", "budget/160/")
+           for when, d in (("fig4", hf), ("fig4_init", init)) for k, v in d.items()},
+        "budget/160/seeds/fig4/fourier_high_freq": np.array([0.60, 0.61, 0.62]),  # the long twin: Fourier ahead
+        "budget/160/runs": np.array(json.dumps({"base": "fashion-base-long"}))})
+    real = np.linspace(1.0, 0.0, 8)
+
+    def result(offset: float) -> SpectrumResult:
+        return SpectrumResult(np.zeros((8, 8)), real + offset, np.zeros(8), np.arange(8.0), 10, SpectrumParams())
+
+    short = {"CIPS-base": [result(0.1 + j) for j in (-0.004, 0.0, 0.004)],
+             "CIPS-main": [result(0.2 + j) for j in (-0.004, 0.0, 0.004)]}
+    long = {"CIPS-base": [result(0.1 + j) for j in (-0.004, 0.0)],
+            "CIPS-main": [result(0.0 + j) for j in (-0.004, 0.0)]}  # skips closer to the real spectrum
+    save_spectra(layout.report_data("spectra.npz"), {"real": result(0.0), **{k: v[0] for k, v in short.items()}},
+                 short, {160: ({"CIPS-base": "fashion-base-long", "CIPS-main": "fashion-cips-long"}, long)})
+    found = {(c.source, c.budget): c for c in all_claims(load_inputs(path, tmp_path)) if "control" not in c.claim}
+    assert found[("Fig. 4", "0.016 kimg")].verdict == REPRODUCED
+    assert found[("Fig. 4", "0.16 kimg")].verdict == OPPOSITE
+    assert found[("Fig. 4", "0.16 kimg")].budget == "0.16 kimg" and found[("Fig. 4", "0.16 kimg")].verdict_holm
+    assert found[("Sec. 4.5", "0.016 kimg")].verdict == REPRODUCED
+    sec45 = found[("Sec. 4.5", "0.16 kimg")]
+    assert sec45.verdict == OPPOSITE and sec45.values["CIPS-base"]["n"] == 2
+    assert "no budget/160/ data" not in found[("Fig. 7", "0.16 kimg")].note  # it has spectra, but no NE/StyleGAN2

@@ -13,6 +13,7 @@ sin(B (x', y')) or the learned coordinate embeddings of a CIPS generator.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,7 @@ def initial_generator(run) -> torch.nn.Module:
 def encodings_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage encodings: Figs. 3-6's data from the runs analysis.encodings names, written to
     reports/data/encodings.npz under project root `root`."""
+    from cips.analysis.budgets import other_budgets, prefix
     from cips.config import ConfigError
     from cips.files import save_npz_atomic
     from cips.layout import Layout
@@ -181,15 +183,20 @@ def encodings_from_params(params_path: str | Path = "params.yaml", root: str | P
             raise ConfigError(f"{params_path}: analysis.encodings.{role}: run {run} is not a CIPS generator")
     data = encodings_figure_data(generators["base"], generators.get("ne"), seed=spec.seed)
     # every seed of CIPS-base: the high-frequency shares behind the Fig. 4 claim's interval, after training and,
-    # as its control, at initialisation (the same seed's weights before the first step)
-    shares: dict[str, list[float]] = {}
-    for member in params.members_of(spec.base):
-        if not layout.generator(member).is_file():
-            continue  # a seed still training: the claim's n says how many there were
-        trained = generator_encodings(load_generator(layout.generator(member)))
-        initial = generator_encodings(initial_generator(params.run(member)))
-        for when, maps in (("fig4", trained), ("fig4_init", initial)):
-            for name, m in maps.items():
-                shares.setdefault(f"seeds/{when}/{name}_high_freq", []).append(high_frequency_fraction(m))
-    data.update({key: np.array(v) for key, v in shares.items()})
+    # as its control, at initialisation (the same seed's weights before the first step); the same for its twins
+    # at the scale's other budgets, under budget/<images>/ (cips.analysis.budgets)
+    runs = {"": spec.base, **{prefix(b): r["base"] for b, r in other_budgets(params, {"base": spec.base}).items()}}
+    for key, run in runs.items():
+        shares: dict[str, list[float]] = {}
+        for member in params.members_of(run):
+            if not layout.generator(member).is_file():
+                continue  # a seed still training: the claim's n says how many there were
+            trained = generator_encodings(load_generator(layout.generator(member)))
+            initial = generator_encodings(initial_generator(params.run(member)))
+            for when, maps in (("fig4", trained), ("fig4_init", initial)):
+                for name, m in maps.items():
+                    shares.setdefault(f"{key}seeds/{when}/{name}_high_freq", []).append(high_frequency_fraction(m))
+        if key and shares:
+            data[f"{key}runs"] = np.array(json.dumps({"base": run}))
+        data.update({k: np.array(v) for k, v in shares.items()})
     return save_npz_atomic(layout.report_data("encodings.npz"), data)

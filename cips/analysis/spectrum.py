@@ -219,11 +219,16 @@ def spectrum_of(
 
 
 def save_spectra(path: str | Path, results: dict[str, SpectrumResult],
-                 seeds: dict[str, list[SpectrumResult]] | None = None) -> Path:
+                 seeds: dict[str, list[SpectrumResult]] | None = None,
+                 budgets: dict[int, tuple[dict[str, str], dict[str, list[SpectrumResult]]]] | None = None) -> Path:
     """Several named spectra (e.g. real, CIPS-base, CIPS-NE, StyleGAN2) in one .npz for the report:
     `<name>/mean_spectrum`, `<name>/profile`, `<name>/profile_std`, `<name>/radii`, `<name>/n`, plus
     `names`, `params` (JSON) and `caption`; with `seeds` (name -> one result per seed of its run, the first
-    being `results[name]`) also `seeds/<name>/profiles`, one profile per seed (for the claims' intervals)."""
+    being `results[name]`) also `seeds/<name>/profiles`, one profile per seed (for the claims' intervals); with
+    `budgets` (images -> (label -> run, label -> per-seed results) of the runs' budget twins) the same under
+    `budget/<images>/`, and the runs as JSON in `budget/<images>/runs` (cips.analysis.budgets)."""
+    from cips.analysis.budgets import prefix
+
     if not results:
         raise ValueError("no spectra to save")
     params = {asdict(r.params).__repr__() for r in results.values()}
@@ -239,8 +244,12 @@ def save_spectra(path: str | Path, results: dict[str, SpectrumResult],
     }
     for name, r in results.items():
         arrays.update(r.arrays(prefix=f"{name}/"))
-    for name, per_seed in (seeds or {}).items():
-        arrays[f"seeds/{name}/profiles"] = np.stack([r.profile for r in per_seed])
+    for key, (runs, per_label) in [("", (None, seeds or {})),
+                                   *((prefix(b), v) for b, v in (budgets or {}).items())]:
+        if runs is not None:
+            arrays[f"{key}runs"] = np.array(json.dumps(runs))
+        for name, per_seed in per_label.items():
+            arrays[f"{key}seeds/{name}/profiles"] = np.stack([r.profile for r in per_seed])
     path = Path(path)
     save_npz_atomic(path, arrays)
     return path
@@ -265,6 +274,7 @@ def load_spectra(path: str | Path) -> dict[str, SpectrumResult]:
 def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Path = ".") -> Path:
     """The work of stage spectra: Fig. 7's spectra of the real images and of the runs analysis.spectra
     names, written to reports/data/spectra.npz under project root `root`."""
+    from cips.analysis.budgets import other_budgets
     from cips.layout import Layout
     from cips.metrics.features import iter_dataset, open_images
     from cips.models.checkpoint import load_generator
@@ -284,27 +294,35 @@ def spectra_from_params(params_path: str | Path = "params.yaml", root: str | Pat
     n = spec.n or cfg.spectra_n
     p = SpectrumParams.from_eval(cfg)
     device = resolve_device(cfg.device)
-    results, seeds, size = {}, {}, None
-    for label, run in spec.runs().items():
-        # the first trained seed draws the figure; every trained seed feeds the claim (seeds still training
-        # are left out, so the claim's n says how many there were)
+    size: list[int] = []  # every generator's, which must agree with the others'
+
+    def per_seed(label: str, run: str) -> list[SpectrumResult]:
+        # every trained seed feeds the claim (seeds still training are left out, so the claim's n says how
+        # many there were); the figure budget's first one draws the figure
         members = [m for m in params.members_of(run) if layout.generator(m).is_file()]
         if not members:  # the figure and the claim show what exists; the claim says what it lacks
             log.warning("%s: no generator for %s yet (run `dvc repro train@%s`); left out", layout.generator(
                 params.members_of(run)[0]), label, params.members_of(run)[0])
-            continue
+        out = []
         for member in members:
             G = load_generator(layout.generator(member)).to(device)
-            if size is not None and G.size != size:
-                raise ValueError(f"analysis.spectra: {run} makes {G.size}px images, the others {size}px")
-            size = G.size
-            seeds.setdefault(label, []).append(spectrum_of(
-                iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p, total=n, desc=member))
-        results[label] = seeds[label][0]
+            if size and G.size != size[0]:
+                raise ValueError(f"analysis.spectra: {run} makes {G.size}px images, the others {size[0]}px")
+            size.append(G.size)
+            out.append(spectrum_of(iter_generated(G, n, cfg.batch, cfg.seed, cfg.truncation, device), p,
+                                   total=n, desc=member))
+        return out
+
+    seeds = {label: r for label, run in spec.runs().items() if (r := per_seed(label, run))}
+    results = {label: r[0] for label, r in seeds.items()}
     if not results:
         raise FileNotFoundError(f"{layout.runs}: no generator of any run analysis.spectra names (train them first)")
-    real = open_images(layout.lmdb(spec.dataset, size))
+    budgets = {}
+    for budget, runs in other_budgets(params, spec.runs()).items():
+        if per_label := {label: r for label, run in runs.items() if (r := per_seed(label, run))}:
+            budgets[budget] = ({label: runs[label] for label in per_label}, per_label)
+    real = open_images(layout.lmdb(spec.dataset, size[0]))
     count = min(n, len(real))
     results = {"real": spectrum_of(iter_dataset(real, range(count), cfg.batch), p, total=count, desc="real"),
                **results}
-    return save_spectra(layout.report_data("spectra.npz"), results, seeds)
+    return save_spectra(layout.report_data("spectra.npz"), results, seeds, budgets)

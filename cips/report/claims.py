@@ -440,40 +440,73 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
     return claims
 
 
-def _analysis_cells(inputs: ReportInputs, section: str) -> dict[str, list[str]]:
-    """role -> the models of the run analysis.<section> names for it (for the learning-curve caveat)."""
+def _analysis_runs(inputs: ReportInputs, section: str) -> dict[str, str]:
+    """role -> the run analysis.<section> names for it (encodings: base only, the Fig. 4 claim's run)."""
     spec = getattr(inputs.params.analysis, section)
     roles = ("base", "ne", "stylegan2", "main") if section == "spectra" else ("base",)
-    return {role: inputs.params.members_of(run) for role in roles
-            if spec and (run := getattr(spec, role, None)) in inputs.params.runs}
+    return {role: run for role in roles if spec and (run := getattr(spec, role, None)) in inputs.params.runs}
 
 
-def _analysis_budget(inputs: ReportInputs, role: str) -> str:
-    section = inputs.params.analysis.spectra if role != "encodings" else inputs.params.analysis.encodings
-    run = getattr(section, "base", None) if section else None
-    return budget_of(inputs, inputs.params.members_of(run)) if run in inputs.params.runs else ""
+SPECTRA_LABELS = {"CIPS-base": "base", "CIPS-NE": "ne", "StyleGAN2": "stylegan2", "CIPS-main": "main"}
 
 
-def figure_claims(inputs: ReportInputs) -> list[Claim]:
-    """Figs. 4 and 7 and the skip-connection remark, from the analysis stages' data: every seed of the runs
-    the analyses name."""
-    claims: list[Claim] = []
+def figure_claims(inputs: ReportInputs) -> dict[int | None, list[Claim]]:
+    """Figs. 4 and 7 and the skip-connection remark from the analysis stages' data, by budget (images): the runs
+    the analyses name (None: none of them is declared) and, under budget/<images>/ (cips.analysis.budgets),
+    their twins at the scale's other budgets; every seed of each."""
     layout = inputs.layout
+    paths = {"encodings": layout.report_data("encodings.npz"), "spectra": layout.report_data("spectra.npz")}
+    skipped = {k: skipped_reason(p) for k, p in paths.items()}
+    data = {}
+    for k, path in paths.items():
+        if path.is_file() and not skipped[k]:
+            with np.load(path, allow_pickle=False) as z:
+                data[k] = {key: z[key] for key in z.files}
+    named = {k: _analysis_runs(inputs, k) for k in paths}
+    members = [n for runs in named.values() for r in runs.values() for n in inputs.params.members_of(r)]
+    out = {images_of(inputs, members[0]) if members else None: _figures_at(
+        inputs, {k: (d, named[k]) for k, d in data.items()},
+        {k: skipped[k] or f"no {p}" for k, p in paths.items()})}
+    twins = sorted({int(key.split("/")[1]) for d in data.values() for key in d if key.startswith("budget/")})
+    for budget in twins:
+        at = f"budget/{budget}/"
+        found = {}  # the budget's arrays without their prefix (and the real images' profile, shared by all)
+        for k, d in data.items():
+            if f"{at}runs" in d:
+                arrays = {key[len(at):]: v for key, v in d.items() if key.startswith(at)}
+                arrays.update({key: d[key] for key in ("real/profile",) if key in d})
+                runs = {SPECTRA_LABELS.get(r, r): run for r, run in json.loads(str(d[f"{at}runs"])).items()}
+                found[k] = (arrays, runs)
+        out[budget] = _figures_at(inputs, found, {k: f"no {at} data in {p}" for k, p in paths.items()})
+    return out
+
+
+def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]]],
+                why: dict[str, str]) -> list[Claim]:
+    """The figure claims of one budget: `data` is analysis ("encodings", "spectra") -> (its arrays with the
+    budget's prefix removed, role -> run), `why` the reason a missing analysis gives."""
+    claims: list[Claim] = []
+
+    def cells(runs: dict[str, str], roles: Sequence[str] | None = None) -> dict[str, list[str]]:
+        return {role: inputs.params.members_of(run) for role, run in runs.items()
+                if run in inputs.params.runs and (roles is None or role in roles)}
+
+    def budget(runs: dict[str, str]) -> str:
+        base = runs.get("base") or next(iter(runs.values()), None)
+        return budget_of(inputs, inputs.params.members_of(base)) if base in inputs.params.runs else ""
+
     text4 = "Fig. 4: coordinate embeddings carry more high-frequency power than Fourier features"
-    enc_path = layout.report_data("encodings.npz")
-    skipped = {p: skipped_reason(p) for p in (enc_path, layout.report_data("spectra.npz"))}
-    if enc_path.is_file() and not skipped[enc_path]:
-        with np.load(enc_path) as enc:
-            if "seeds/fig4/embeddings_high_freq" in enc:
-                emb = [float(x) for x in enc["seeds/fig4/embeddings_high_freq"]]
-                fou = [float(x) for x in enc["seeds/fig4/fourier_high_freq"]]
-            else:
-                emb, fou = [float(enc["fig4/embeddings_high_freq"])], [float(enc["fig4/fourier_high_freq"])]
-            init = ([float(x) for x in enc["seeds/fig4_init/embeddings_high_freq"]],
-                    [float(x) for x in enc["seeds/fig4_init/fourier_high_freq"]]) \
-                if "seeds/fig4_init/embeddings_high_freq" in enc else None
+    if "encodings" in data:
+        enc, runs = data["encodings"]
+        if "seeds/fig4/embeddings_high_freq" in enc:
+            emb = [float(x) for x in enc["seeds/fig4/embeddings_high_freq"]]
+            fou = [float(x) for x in enc["seeds/fig4/fourier_high_freq"]]
+        else:
+            emb, fou = [float(enc["fig4/embeddings_high_freq"])], [float(enc["fig4/fourier_high_freq"])]
+        init = ([float(x) for x in enc["seeds/fig4_init/embeddings_high_freq"]],
+                [float(x) for x in enc["seeds/fig4_init/fourier_high_freq"]]) \
+            if "seeds/fig4_init/embeddings_high_freq" in enc else None
         gaps = [e - f for e, f in zip(emb, fou, strict=True)]  # paired: both maps of one generator
-        budget = _analysis_budget(inputs, "encodings")
         at_init = ("" if init is None else f"at initialisation the same statistic is "
                    f"{np.mean(init[0]) - np.mean(init[1]):.3f} (embeddings {np.mean(init[0]):.3f}, Fourier "
                    f"{np.mean(init[1]):.3f}): see the control")
@@ -481,9 +514,9 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
         claims.append(judged(text4, "Fig. 4", "paired", [link],
                              {"embeddings": {"mean": round(float(np.mean(emb)), 4), "n": len(emb)},
                               "fourier": {"mean": round(float(np.mean(fou)), 4), "n": len(fou)}},
-                             budget, digits=3, note="; ".join(filter(None, [
+                             budget(runs), digits=3, note="; ".join(filter(None, [
                                  "paired over the seeds of CIPS-base", at_init,
-                                 still_falling(inputs, _analysis_cells(inputs, "encodings"))]))))
+                                 still_falling(inputs, cells(runs))]))))
         control = "Fig. 4 control: training widens the embeddings' high-frequency lead over the Fourier features"
         if init is None or len(init[0]) != len(gaps):
             claims.append(_missing(control, "Fig. 4", "no shares at initialisation in encodings.npz", primary=False))
@@ -494,24 +527,23 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
                                  {"trained gap": {"mean": round(float(np.mean(gaps)), 4), "n": len(gaps)},
                                   "initial gap": {"mean": round(float(np.mean(init[0]) - np.mean(init[1])), 4),
                                                   "n": len(init[0])}},
-                                 budget, digits=3, primary=False,
+                                 budget(runs), digits=3, primary=False,
                                  note="the same seeds before their first step; opposite: the lead is the "
                                       "initialisation's (random embeddings are white noise, Fourier features start "
                                       "at low frequencies), and training narrows it"))
     else:
-        claims.append(_missing(text4, "Fig. 4", skipped[enc_path] or f"no {enc_path}"))
+        claims.append(_missing(text4, "Fig. 4", why["encodings"]))
 
     text7 = ("Fig. 7: over the upper half of frequencies StyleGAN2's azimuthal profile is farthest from the real "
              "images' and CIPS-NE's closest")
     text45 = "Sec. 4.5: skip connections make the spectra less similar to those of natural images"
-    spec_path = layout.report_data("spectra.npz")
-    if spec_path.is_file() and not skipped[spec_path]:
-        with np.load(spec_path, allow_pickle=False) as s:
-            names = [n for n in ("CIPS-base", "CIPS-NE", "StyleGAN2", "CIPS-main") if f"{n}/profile" in s]
-            real = s["real/profile"]
-            upper = slice(len(real) // 2, None)
-            profiles = {n: s[f"seeds/{n}/profiles"] if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None]
-                        for n in names}
+    if "spectra" in data:
+        s, runs = data["spectra"]
+        real = s["real/profile"]
+        names = [n for n in SPECTRA_LABELS if f"seeds/{n}/profiles" in s or f"{n}/profile" in s]
+        upper = slice(len(real) // 2, None)
+        profiles = {n: s[f"seeds/{n}/profiles"] if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None]
+                    for n in names}
         dist = {n: Estimate([float(np.mean(np.abs(p[upper] - real[upper]))) for p in ps])
                 for n, ps in profiles.items()}
         if not {"CIPS-base", "CIPS-NE", "StyleGAN2"} <= set(dist):
@@ -519,50 +551,44 @@ def figure_claims(inputs: ReportInputs) -> list[Claim]:
         else:
             links = [Link("d(StyleGAN2) - d(base)", welch(dist["StyleGAN2"], dist["CIPS-base"]), above=True),
                      Link("d(base) - d(NE)", welch(dist["CIPS-base"], dist["CIPS-NE"]), above=True)]
-            claims.append(judged(text7, "Fig. 7", "chain", links, _values(dist, 4),
-                                 _analysis_budget(inputs, "spectra"), digits=3,
+            claims.append(judged(text7, "Fig. 7", "chain", links, _values(dist, 4), budget(runs), digits=3,
                                  note="; ".join(filter(None, [
                                      "d = mean |profile - real| over the upper half of frequencies",
-                                     still_falling(inputs, _analysis_cells(inputs, "spectra"))]))))
+                                     still_falling(inputs, cells(runs))]))))
         if {"CIPS-base", "CIPS-main"} <= set(dist):
             link = Link("d(main) - d(base)", welch(dist["CIPS-main"], dist["CIPS-base"]), above=True)
             claims.append(judged(text45, "Sec. 4.5", "directional", [link],
-                                 _values({k: dist[k] for k in ("CIPS-main", "CIPS-base")}, 4),
-                                 _analysis_budget(inputs, "spectra"), digits=3,
-                                 note="; ".join(filter(None, [
+                                 _values({k: dist[k] for k in ("CIPS-main", "CIPS-base")}, 4), budget(runs),
+                                 digits=3, note="; ".join(filter(None, [
                                      "d as in Fig. 7; CIPS-main is CIPS-base with skip connections to the output",
-                                     still_falling(inputs, {r: c for r, c in _analysis_cells(inputs, "spectra")
-                                                            .items() if r in ("base", "main")})]))))
+                                     still_falling(inputs, cells(runs, ("base", "main")))]))))
         else:
             claims.append(_missing(text45, "Sec. 4.5", "needs the spectra of CIPS-main and CIPS-base "
                                    "(analysis.spectra.main and .base)"))
     else:
-        claims.append(_missing(text7, "Fig. 7", skipped[spec_path] or f"no {spec_path}"))
-        claims.append(_missing(text45, "Sec. 4.5", skipped[spec_path] or f"no {spec_path}"))
+        claims.append(_missing(text7, "Fig. 7", why["spectra"]))
+        claims.append(_missing(text45, "Sec. 4.5", why["spectra"]))
     return claims
 
 
 def all_claims(inputs: ReportInputs) -> list[Claim]:
     """Every claim at every budget the scale trains (docs/claims.md). Each budget is its own family for Holm;
-    the figure claims join the budget of the runs the analyses read."""
+    the figure claims join the budget of the runs they read."""
     spans, figures = budgets(inputs), figure_claims(inputs)
     if len(spans) <= 1:
-        claims = table_claims(inputs) + figures
+        claims = table_claims(inputs) + [c for fs in figures.values() for c in fs]
         holm(claims)
         return claims
-    analysed = [n for r in inputs.params.analysis.run_keys().values() if r in inputs.params.runs
-                for n in inputs.params.members_of(r)]
-    at = images_of(inputs, analysed[0]) if analysed else None
     out: list[Claim] = []
-    for budget in spans:
-        family = table_claims(inputs, budget) + (figures if budget == at else [])
+    for budget in sorted(set(spans) | {b for b in figures if b is not None}):
+        family = (table_claims(inputs, budget) if budget in spans else []) + figures.get(budget, [])
         for c in family:  # one label per budget, whatever its steps x batch
             c.budget = f"{budget / 1000:g} kimg"
         holm(family)
         out += family
-    if at not in spans:
-        holm(figures)
-        out += figures
+    if None in figures:
+        holm(figures[None])
+        out += figures[None]
     return out
 
 
