@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from cips.config import SPECTRA_ROLES
 from cips.files import skipped_reason
 from cips.report.inputs import ReportInputs, RunOutputs
 
@@ -443,11 +444,11 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
 def _analysis_runs(inputs: ReportInputs, section: str) -> dict[str, str]:
     """role -> the run analysis.<section> names for it (encodings: base only, the Fig. 4 claim's run)."""
     spec = getattr(inputs.params.analysis, section)
-    roles = ("base", "ne", "stylegan2", "main") if section == "spectra" else ("base",)
+    roles = tuple(SPECTRA_ROLES) if section == "spectra" else ("base",)
     return {role: run for role in roles if spec and (run := getattr(spec, role, None)) in inputs.params.runs}
 
 
-SPECTRA_LABELS = {"CIPS-base": "base", "CIPS-NE": "ne", "StyleGAN2": "stylegan2", "CIPS-main": "main"}
+SPECTRA_LABELS = {label: role for role, label in SPECTRA_ROLES.items()}  # spectra.npz's names -> roles
 
 
 def figure_claims(inputs: ReportInputs) -> dict[int | None, list[Claim]]:
