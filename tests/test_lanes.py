@@ -131,37 +131,55 @@ def test_cpu_processes_share_the_cores_and_start_through_torchs_launcher(monkeyp
     assert "OMP_NUM_THREADS" not in env
 
 
-def test_park_tracks_the_checkpoints_of_unfinished_runs_with_dvc_and_releases_finished_ones(tmp_path):
+@pytest.mark.parametrize("remote", [False, True], ids=["git-without-a-remote", "dvc-with-a-remote"])
+def test_park_commits_the_checkpoints_of_unfinished_runs_where_another_machine_finds_them(tmp_path, remote):
+    import shutil
     import subprocess
 
     from cips.training.runner import train_from_params
 
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
     subprocess.run([*lanes.DVC, "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / ".gitignore").write_text("checkpoint.pt\n")
+    if remote:
+        subprocess.run([*lanes.DVC, "remote", "add", "-d", "store", str(tmp_path / "remote")], cwd=tmp_path,
+                       check=True)
+    (tmp_path / ".gitignore").write_text("checkpoint.pt\nremote/\n")
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=1)
     train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=2)  # longer: unfinished
+    assert lanes.park_store(tmp_path) == ("dvc" if remote else "git")
     kept, released = lanes.park(path, tmp_path)
     assert kept == [tmp_path / "parked" / "test" / "toy-cips-s0.pt"] and released == []  # s1 has no checkpoint
-
-    def staged() -> str:
-        return subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=tmp_path, capture_output=True,
-                              text=True).stdout
-
-    assert "parked/test/toy-cips-s0.pt.dvc" in staged()  # git holds its hash, DVC's cache the megabytes
-    assert "toy-cips-s0.pt\n" not in staged() and "checkpoint.pt" not in staged()
+    staged = git("diff", "--cached", "--name-only")
+    if remote:  # git holds its hash, the remote the megabytes
+        assert "parked/test/toy-cips-s0.pt.dvc" in staged and "toy-cips-s0.pt\n" not in staged
+    else:  # no remote: DVC's cache would stay on this machine, so git holds the file itself
+        assert "parked/test/toy-cips-s0.pt\n" in staged and ".pt.dvc" not in staged
+    assert "checkpoint.pt" not in staged
     checkpoint = tmp_path / "runs" / "test" / "toy-cips-s0" / "checkpoint.pt"
     saved = checkpoint.read_bytes()
-    checkpoint.unlink()  # another machine, a cleaned workspace: only the .dvc file and DVC's cache remain
-    kept[0].unlink()
-    assert lanes.unpark("toy-cips-s1", "test", tmp_path) is None  # never parked
-    assert lanes.unpark("toy-cips-s0", "test", tmp_path) == checkpoint and checkpoint.read_bytes() == saved
-    resumed = train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "parked")
+    other = tmp_path / "other"  # another machine: a fresh clone, with no checkpoint.pt and no DVC cache
+    subprocess.run(["git", "clone", "-q", str(tmp_path), str(other)], check=True)
+    shutil.copytree(tmp_path / "data", other / "data", dirs_exist_ok=True)  # (prepared data, not what is tested)
+    if remote:
+        subprocess.run([*lanes.DVC, "pull", "-q"], cwd=other, check=True)
+    moved = other / "runs" / "test" / "toy-cips-s0" / "checkpoint.pt"
+    assert not moved.exists()
+    assert lanes.unpark("toy-cips-s1", "test", other) is None  # never parked
+    assert lanes.unpark("toy-cips-s0", "test", other) == moved and moved.read_bytes() == saved
+    resumed = train_from_params("toy-cips-s0", other / path.name, other, track=False, progress=False)
     assert resumed.resumed_from == 1  # from the parked step, not from 0
-    kept, released = lanes.park(path, tmp_path)
-    assert kept == [] and released == [tmp_path / "parked" / "test" / "toy-cips-s0.pt"]
-    assert not lanes.dvc_file(released[0]).exists() and checkpoint.is_file()  # released; the run's own file stays
+    kept, released = lanes.park(other / path.name, other)
+    assert kept == [] and released == [other / "parked" / "test" / "toy-cips-s0.pt"]
+    assert not released[0].exists() and not lanes.dvc_file(released[0]).exists() and moved.is_file()
+    status = subprocess.run(["git", "status", "--short"], cwd=other, capture_output=True, text=True).stdout
+    gone = [line.split()[1] for line in status.splitlines() if line.split()[0] == "D"]
+    assert any(name.startswith("parked/test/toy-cips-s0.pt") for name in gone)  # for the next commit to drop
 
 
 def test_a_parked_checkpoint_is_in_place_before_its_model_trains(tmp_path, fake_stages):

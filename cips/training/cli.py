@@ -28,16 +28,19 @@ def register(app: typer.Typer) -> None:
     def park_command(
         params: Path = typer.Option(Path("params.yaml"), help="params file"),
         root: Path = typer.Option(Path("."), help="project root"),
+        store: str = typer.Option(None, help="git or dvc (default: dvc where a DVC remote is set, else git)"),
     ) -> None:
-        """Put the checkpoints of unfinished runs under DVC (parked/<scale>/, `dvc add`; their .dvc files are
-        staged for the next commit), so training continues from them on another day or machine; release those
-        of runs that have finished."""
+        """Stage the checkpoints of unfinished runs for the next commit (parked/<scale>/: the files in git, or in
+        DVC with a push where a remote is set), so training continues from them on another day or machine;
+        release those of runs that have finished."""
         from cips.training.lanes import park
 
-        parked, released = park(params, root)
+        try:
+            parked, released = park(params, root, store)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--store") from None
         for path in parked:
-            typer.echo(f"parked {path} (commit {path.name}.dvc, `dvc push` where a remote is set; `cips lanes`"
-                       " continues the run from it)")
+            typer.echo(f"parked {path} (commit parked/; `cips lanes` continues the run from it)")
         for path in released:
             typer.echo(f"released {path} (its run has finished)")
         if not parked and not released:

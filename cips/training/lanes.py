@@ -7,7 +7,8 @@ processes of one thread each train about 1.2x more images per second in all (`be
 as its evaluate succeeds (what `dvc repro` would have recorded), so a machine that dies later loses no finished
 model; a parked checkpoint of that model is released then. A lane that fails leaves its model unfinished (its log
 says why). SIGTERM or Ctrl-C stops the lanes cleanly: no further model starts, the running trainings save their
-checkpoints, and `park` puts the checkpoints of the unfinished ones under DVC.
+checkpoints, and `park` stages the checkpoints of the unfinished ones for the next commit (in git, or in DVC
+where a remote is set).
 
 On GPUs, `--devices 0-7 --per-run 2` makes four lanes of two GPUs each: a lane's models see only its GPUs
 (CUDA_VISIBLE_DEVICES) and train in that many processes (`stages.train --nproc`), so Table 3's six ablations
@@ -150,29 +151,26 @@ def run_lanes(jobs: int = 2, params_path: str | Path = "params.yaml", root: str 
             signal.signal(sig, handler)
     if stopping.is_set() and commit:
         kept, _ = park(params_path, root)
-        log.info("stopped: %d model(s) finished; checkpoints parked (commit the .dvc files): %s",
+        log.info("stopped: %d model(s) finished; checkpoints parked (commit parked/): %s",
                  sum(c == 0 for c in codes.values()), ", ".join(str(p) for p in kept) or "none")
     return codes
 
 
 def record(model: str, scale: str, stages: tuple[str, ...] = STAGES, root: str | Path = ".") -> None:
-    """`dvc commit` a finished model's stages into dvc.lock and release its parked checkpoint (`dvc remove`), so
-    that git has all of it at the next commit."""
+    """`dvc commit` a finished model's stages into dvc.lock and release its parked checkpoint, so that git has
+    all of it at the next commit."""
     from cips.plan import stage_key
 
     done = [f"{stage}@{stage_key(scale, model)}" for stage in stages]
     if subprocess.run([*DVC, "commit", "--force", *done], cwd=root, check=False).returncode:
         log.warning("%s: `dvc commit` failed; run `dvc commit --force %s`", model, " ".join(done))
         return
-    path = parked(root, scale, model)
-    if dvc_file(path).is_file():
-        subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
-        path.unlink(missing_ok=True)
+    release([parked(root, scale, model)], root)
 
 
 def parked(root: str | Path, scale: str, model: str) -> Path:
-    """Where `park` keeps a model's checkpoint under DVC: parked/<scale>/<model>.pt, outside runs/<scale>/ (whose
-    hash the analyses and the report read, so a parked file must not change it)."""
+    """Where `park` keeps a model's checkpoint: parked/<scale>/<model>.pt, outside runs/<scale>/ (whose hash the
+    analyses and the report read, so a parked file must not change it)."""
     return Path(root) / "parked" / scale / f"{model}.pt"
 
 
@@ -181,38 +179,72 @@ def dvc_file(path: Path) -> Path:
     return path.with_name(path.name + ".dvc")
 
 
-def park(params_path: str | Path = "params.yaml", root: str | Path = ".") -> tuple[list[Path], list[Path]]:
-    """Keep unfinished runs resumable across sessions and machines through DVC (checkpoints are megabytes, not
-    for git): copy the checkpoint.pt of every model of the scale that has one but no finished generator.pt to
-    parked/<scale>/<model>.pt and `dvc add` it (its small .dvc file is staged for git, the file goes to DVC's
-    cache, and to a remote with `dvc push`); `dvc remove` the parked files of models that have finished since.
-    `unpark` (which `run_lanes` calls) puts a parked checkpoint back, so training continues from its step, never
-    from 0. Returns (parked, released)."""
+def park_store(root: str | Path = ".") -> str:
+    """Where parked checkpoints go: "dvc" when a DVC remote is set (a `dvc push` carries them to other machines),
+    else "git": DVC's cache alone stays on the machine that trained, and a new machine would start from 0."""
+    remotes = subprocess.run([*DVC, "remote", "list"], cwd=root, capture_output=True, text=True, check=False)
+    return "dvc" if remotes.returncode == 0 and remotes.stdout.strip() else "git"
+
+
+def park(params_path: str | Path = "params.yaml", root: str | Path = ".",
+         store: str | None = None) -> tuple[list[Path], list[Path]]:
+    """Keep unfinished runs resumable across sessions and machines: copy the checkpoint.pt of every model of the
+    scale that has one but no finished generator.pt to parked/<scale>/<model>.pt and stage it for the next
+    commit, in `store` (default `park_store`): "git" stages the file itself (6-9 MB at the small scale);
+    "dvc" `dvc add`s and `dvc push`es it (git gets a small .dvc file, the remote the megabytes). Parked files
+    of models that have finished since are released. `unpark` (which `run_lanes` calls) puts a parked
+    checkpoint back, so training continues from its step, never from 0. Returns (parked, released)."""
     params = load_params(params_path)
     layout = Layout(root, params.scale)
+    store = store or park_store(root)
+    if store not in ("git", "dvc"):
+        raise ValueError(f"park store {store!r}: expected git or dvc")
     todo = set(unfinished(params_path, root))
     models = [m for m in params.members() if m in todo and layout.checkpoint(m).is_file()]
     kept = [parked(root, params.scale, m) for m in models]
-    released = [parked(root, params.scale, m) for m in params.members()
-                if m not in todo and dvc_file(parked(root, params.scale, m)).is_file()]
+    released = release([parked(root, params.scale, m) for m in params.members() if m not in todo], root)
     for model, path in zip(models, kept, strict=True):
+        if store == "git" and dvc_file(path).is_file():  # parked with DVC before: git takes it over
+            subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
         _copy_atomic(layout.checkpoint(model), path)
-    if kept:
+    if kept and store == "dvc":
         subprocess.run([*DVC, "add", "--quiet", *map(str, kept)], cwd=root, check=True)
         subprocess.run(["git", "add", *[str(dvc_file(p)) for p in kept], str(kept[0].parent / ".gitignore")],
                        cwd=root, check=True)
-    if released:
-        subprocess.run([*DVC, "remove", "--quiet", *[str(dvc_file(p)) for p in released]], cwd=root, check=True)
-        for path in released:
-            path.unlink(missing_ok=True)
+        if subprocess.run([*DVC, "push", "--quiet", *map(str, kept)], cwd=root, check=False).returncode:
+            log.warning("`dvc push` of the parked checkpoints failed; push them before another machine continues")
+    elif kept:
+        subprocess.run(["git", "add", "--force", *map(str, kept)], cwd=root, check=True)
     return kept, released
 
 
+def release(paths: list[Path], root: str | Path = ".") -> list[Path]:
+    """Drop the parked checkpoints among `paths` (their models have finished) from DVC or from git; returns
+    those released."""
+    gone = []
+    for path in paths:
+        if dvc_file(path).is_file():
+            subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+        elif not path.is_file():
+            continue
+        elif _tracked(path, root):
+            subprocess.run(["git", "rm", "--quiet", "--cached", str(path)], cwd=root, check=True)
+        path.unlink(missing_ok=True)
+        gone.append(path)
+    return gone
+
+
+def _tracked(path: Path, root: str | Path) -> bool:
+    """Whether git's index holds `path`."""
+    return subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=root, capture_output=True,
+                          check=False).returncode == 0
+
+
 def unpark(model: str, scale: str, root: str | Path = ".") -> Path | None:
-    """Put `model`'s parked checkpoint in place when its run folder has none (after `dvc checkout` or `dvc
-    pull` where the file itself is missing); returns the checkpoint restored, or None."""
+    """Put `model`'s parked checkpoint in place when its run folder has none (a new clone, or after `dvc
+    checkout` / `dvc pull`); returns the checkpoint restored, or None."""
     path, target = parked(root, scale, model), Layout(root, scale).checkpoint(model)
-    if target.is_file() or not dvc_file(path).is_file():
+    if target.is_file() or not (path.is_file() or dvc_file(path).is_file()):
         return None
     if not path.is_file():
         subprocess.run([*DVC, "checkout", "--quiet", str(dvc_file(path))], cwd=root, check=True)
