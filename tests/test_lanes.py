@@ -151,6 +151,9 @@ def test_park_commits_the_checkpoints_of_unfinished_runs_where_another_machine_f
     train_from_params("toy-cips-s0", path, tmp_path, track=False, progress=False)
     path = make_project(tmp_path, {"toy-cips": {"dataset": "toy", "seeds": [0, 1]}}, steps=2)  # longer: unfinished
     assert lanes.park_store(tmp_path) == ("dvc" if remote else "git")
+    if not remote:  # parked with DVC by older code: git takes it over
+        lanes.park(path, tmp_path, store="dvc")
+        assert "parked/test/toy-cips-s0.pt.dvc" in git("diff", "--cached", "--name-only")
     kept, released = lanes.park(path, tmp_path)
     assert kept == [tmp_path / "parked" / "test" / "toy-cips-s0.pt"] and released == []  # s1 has no checkpoint
     staged = git("diff", "--cached", "--name-only")

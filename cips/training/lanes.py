@@ -206,6 +206,9 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".",
     for model, path in zip(models, kept, strict=True):
         if store == "git" and dvc_file(path).is_file():  # parked with DVC before: git takes it over
             subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+            gone = [dvc_file(path)] + [p for p in [path.parent / ".gitignore"] if not p.exists()]
+            subprocess.run(["git", "rm", "--quiet", "--cached", "--ignore-unmatch", *map(str, gone)], cwd=root,
+                           check=True)
         _copy_atomic(layout.checkpoint(model), path)
     if kept and store == "dvc":
         subprocess.run([*DVC, "add", "--quiet", *map(str, kept)], cwd=root, check=True)
