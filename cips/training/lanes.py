@@ -205,7 +205,7 @@ def park(params_path: str | Path = "params.yaml", root: str | Path = ".",
     released = release([parked(root, params.scale, m) for m in params.members() if m not in todo], root)
     for model, path in zip(models, kept, strict=True):
         if store == "git" and dvc_file(path).is_file():  # parked with DVC before: git takes it over
-            subprocess.run([*DVC, "remove", "--quiet", str(dvc_file(path))], cwd=root, check=True)
+            release([path], root)
             gone = [dvc_file(path)] + [p for p in [path.parent / ".gitignore"] if not p.exists()]
             subprocess.run(["git", "rm", "--quiet", "--cached", "--ignore-unmatch", *map(str, gone)], cwd=root,
                            check=True)
