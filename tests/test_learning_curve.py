@@ -68,3 +68,30 @@ def test_report_draws_the_learning_curves(tmp_path):
     write_run(tmp_path, "fashion-stylegan2", fake_metrics("fashion-stylegan2", "fashion", 90.0),
               {"run": "y", "scale": "demo"})
     assert "learning_curves" not in render_figures(load_inputs(tmp_path / "params.yaml", tmp_path))
+
+
+def test_a_model_at_two_budgets_keeps_its_colour_longest_solid(tmp_path):
+    """fashion-cips and its twin at ten times the steps: one colour per role, the longer budget solid."""
+    import yaml
+    from matplotlib.colors import to_hex
+    from test_report_tables import REPO, fake_metrics, write_run
+
+    from cips.report.figures import learning_curves
+    from cips.report.inputs import load_inputs
+
+    params = yaml.safe_load((REPO / "configs/test.yaml").read_text())
+    params["runs"]["fashion-cips-long"] = {**params["runs"]["fashion-cips"],
+                                           "train": {"steps": 10 * params["train"]["steps"]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for run, points in (("fashion-cips", 3), ("fashion-cips-long", 6), ("fashion-stylegan2", 3)):
+        curve = [{"step": i + 1, "kimg": i + 1.0, "fid": 300.0 / (i + 1), "kid": 0.1} for i in range(points)]
+        write_run(tmp_path, run, fake_metrics(run, "fashion", 30.0, scale="test"), {"run": run, "curve": curve},
+                  scale="test")
+    table1 = next(ax for ax in learning_curves(load_inputs(tmp_path / "params.yaml", tmp_path)).axes
+                  if ax.get_title() == "Table 1 (fashion)")
+    lines = {line.get_label(): line for line in table1.get_lines()}
+    assert list(lines) == ["fashion-cips-long (cips)", "fashion-cips (cips)", "fashion-stylegan2 (stylegan2)"]
+    long, short, sg2 = lines.values()
+    assert to_hex(long.get_color()) == to_hex(short.get_color()) != to_hex(sg2.get_color())
+    assert (long.get_linestyle(), short.get_linestyle(), sg2.get_linestyle()) == ("-", "--", "-")
+    assert len(long.get_xdata()) == 6 and len(short.get_xdata()) == 3

@@ -252,11 +252,15 @@ PANEL_TABLES = {"table1": "Table 1", "table3": "Table 3", "table5": "Table 5"}  
 def learning_curves(inputs: ReportInputs) -> Figure | None:
     """FID against kimg of every run that measured a learning curve (train.eval_every), log scale, one panel
     per table and dataset (a run feeding several tables is drawn in each, so every panel holds the runs it
-    compares); a run with several seeds is the mean over its seeds with a band from the lowest to the highest."""
+    compares); a run with several seeds is the mean over its seeds with a band from the lowest to the highest.
+    A role trained at several budgets (`fashion-base`, `fashion-base-long`) keeps one colour: its longest budget
+    solid, the shorter ones dashed; they are separate trainings, so the two curves show the spread of a draw."""
     curves = {run: out.train["curve"] for run, out in inputs.runs.items() if out.train and out.train.get("curve")}
     if not curves:
         return None
     from matplotlib.ticker import FuncFormatter, LogLocator
+
+    from cips.analysis.budgets import images
 
     members = inputs.params.members()
     groups: dict[str, list[list[dict]]] = {}
@@ -265,28 +269,36 @@ def learning_curves(inputs: ReportInputs) -> Figure | None:
             groups.setdefault(members[run][0], []).append(points)
     if not groups:
         return None
-    panels: dict[str, dict[str, list[list[dict]]]] = {}
+    # panel title -> role -> budget (images) -> (legend label, per-seed curves)
+    panels: dict[str, dict[str, dict[int, tuple[str, list[list[dict]]]]]] = {}
     for group, seeds in groups.items():
         cfg = inputs.params.run(inputs.params.members_of(group)[0])  # seeds share dataset and tables
         for table in [t for t in PANEL_TABLES if t in cfg.tables] or ["other"]:
             title = f"{PANEL_TABLES.get(table, 'Other runs')} ({cfg.dataset})"
-            label = f"{group} ({cfg.tables[table]})" if table in cfg.tables else group
-            panels.setdefault(title, {})[label] = seeds
-    fig = Figure(figsize=(3.4 * len(panels) + 0.6, 4.6))
+            role = cfg.tables.get(table, group)
+            label = f"{group} ({role})" if table in cfg.tables else group
+            panels.setdefault(title, {}).setdefault(role, {})[images(inputs.params, group)] = (label, seeds)
+    budgets = {b for roles in panels.values() for by_budget in roles.values() for b in by_budget}
+    fig = Figure(figsize=(3.4 * len(panels) + 0.6, 4.6 if len(budgets) == 1 else 5.4))
     width = 0.9 / len(panels)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     first = None
-    for i, (title, runs) in enumerate(sorted(panels.items())):
+    for i, (title, roles) in enumerate(sorted(panels.items())):
         ax = fig.add_axes((0.06 + i * width, 0.42, width * 0.8, 0.45), sharey=first)
         first = first or ax
-        for label, seeds in runs.items():
-            steps = min(len(p) for p in seeds)  # seeds still training have fewer points: the common prefix
-            kimg = [p["kimg"] for p in seeds[0][:steps]]
-            fids = np.array([[p["fid"] for p in s[:steps]] for s in seeds])
-            line, = ax.plot(kimg, fids.mean(0), marker="o", markersize=3,
-                            label=label + (f", n={len(seeds)}" if len(seeds) > 1 else ""))
-            if len(seeds) > 1:
-                ax.fill_between(kimg, fids.min(0), fids.max(0), color=line.get_color(), alpha=0.15, linewidth=0)
+        for j, by_budget in enumerate(roles.values()):
+            colour = f"C{j % 10}"  # matplotlib's cycle, as the plain default would give
+            longest = max(by_budget)
+            for budget, (label, seeds) in sorted(by_budget.items(), reverse=True):
+                steps = min(len(p) for p in seeds)  # seeds still training have fewer points: the common prefix
+                kimg = [p["kimg"] for p in seeds[0][:steps]]
+                fids = np.array([[p["fid"] for p in s[:steps]] for s in seeds])
+                ax.plot(kimg, fids.mean(0), marker="o", markersize=3 if budget == longest else 2,
+                        color=colour, linestyle="-" if budget == longest else "--",
+                        label=label + (f", n={len(seeds)}" if len(seeds) > 1 else ""))
+                if len(seeds) > 1:
+                    ax.fill_between(kimg, fids.min(0), fids.max(0), color=colour,
+                                    alpha=0.15 if budget == longest else 0.07, linewidth=0)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("kimg (thousands of real images shown)", fontsize=8)
         ax.set_yscale("log")
@@ -296,16 +308,20 @@ def learning_curves(inputs: ReportInputs) -> Figure | None:
         ax.tick_params(labelsize=7)
         ax.tick_params(axis="y", which="minor", labelsize=6)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+        entries = sum(len(b) for b in roles.values())
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
+                  ncol=2 if entries > 6 else 1)
     first.set_ylabel("FID (small N, log scale)")
     n = sorted({int(inputs.params.run(r).train.eval_n) for r in curves if r in members})
     bands = " Runs with several seeds: the mean, and a band from the lowest to the highest seed." if any(
         len(s) > 1 for s in groups.values()) else ""
+    twins = (" A model trained at several budgets keeps its colour: the longest solid, the shorter dashed (a"
+             " separate training, not a prefix of the longer)." if len(budgets) > 1 else "")
     text = (f"{prefix_of(inputs)}FID of the EMA generator measured during training: "
             f"{'/'.join(map(str, n)) or '?'} samples against as many real images, so biased upwards; the "
             f"evaluate stage scores the final model at the scale's protocol. One panel per table and dataset; "
-            f"a run feeding several tables appears in each.{bands}")
-    caption(fig, first, "Learning curves", text, below=1.6)
+            f"a run feeding several tables appears in each.{bands}{twins}")
+    caption(fig, first, "Learning curves", text, below=1.6 if len(budgets) == 1 else 2.0)
     return fig
 
 
