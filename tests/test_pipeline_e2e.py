@@ -3,11 +3,11 @@
 Checks that every stage ran with networking disabled in every process (a socket guard), each table cell of
 ours is its run's metrics.json value, every figure exists, MLflow holds the runs with their metrics, a second
 `dvc repro` does nothing, editing a published number re-runs only the report, new reference features (another
-machine) re-score nothing, `dvc exp run -S model.embeddings=false` gives an experiment whose inheriting CIPS
-runs have no embeddings (shown by `dvc exp show` beside the baseline), two queued experiments run by
-`dvc queue start -j 2` both finish and log their runs with FIDs into the one MLflow store, each re-running only
-the chain of the one run whose overrides it edits (and the stages that read every run), and a misspelt key in
-params.yaml stops with our one-line message. Also:
+machine) re-score nothing, DVC refuses `-S` with an unknown key, and two queued experiments run side by side by
+`dvc queue start -j 2` (one knob, `-S model.embeddings=false`, and one run's own override) both finish and log
+their runs with FIDs into the one MLflow store, each re-running only the chains whose resolved config it changes
+(and the stages that read every run); `dvc exp show` shows them beside the baseline, and the knob's inheriting
+CIPS runs have no embeddings. A misspelt key in params.yaml stops with our one-line message. Also:
 `cips scale paper` / `cips scale small` / `cips scale demo` switch the graph between the paper's runs, the
 small scale's (one stage per seed) and the demo's. Every scale keeps its files in folders of its own
 (cips.layout.Layout: runs/test/, reports/test/, data/test/).
@@ -301,44 +301,27 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     assert ran_stages(again.stdout) == {f"report@{scale}"}, again.stdout
     paper.write_text(original)  # the experiment below runs report@ again
 
-    # one knob: an experiment without coordinate embeddings, beside the committed baseline
+    # DVC itself refuses a -S naming no key of params.yaml, before any stage runs
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "baseline results"], repo, env)
-    exp = sh(dvc + ["exp", "run", "-S", "model.embeddings=false"], repo, env)
-    # only the runs whose resolved model changes are trained again (not StyleGAN2, not the ablation rows)
-    keys = {stage_key(scale, r): r for r in runs}
-    retrained = {keys[k] for k in re.findall(r"Running stage 'train@([^']+)'", exp.stdout)}
-    inherit = {r for r in runs if params["runs"][r].get("model", {}).get("arch", "cips") == "cips"
-               and "embeddings" not in params["runs"][r].get("model", {})}
-    assert retrained == inherit == {"fashion-cips", "fashion-patch-half", "photos-cips"}, retrained
-    for run in runs:
-        spec = params["runs"][run].get("model", {})
-        c = torch.load(layout.generator(run), weights_only=True, map_location="cpu")  # what evaluation reads
-        if c["model"]["arch"] != "cips":
-            continue
-        has = any(k.startswith("embeddings.") for k in c["g_ema"])
-        assert has == spec.get("embeddings", False), run  # runs that inherit the knob lose their embeddings
-    shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
-    fids = find_metric(shown, str(rel.metrics("fashion-cips")), "fid")
-    assert len(fids) >= 2 and len(set(fids)) >= 2, fids  # baseline and experiment, different models
-    logged = client.search_runs(exps, filter_string="tags.DVC_EXP_NAME != ''")
-    assert any(r.info.run_name == "fashion-cips" for r in logged)
-
-    # DVC itself refuses a -S naming no key of params.yaml, before any stage runs
     bad = sh(dvc + ["exp", "run", "-S", "model.embedingz=false"], repo, env, check=False)
     assert bad.returncode != 0 and "model.embedingz" in bad.stderr + bad.stdout
     assert not ran_stages(bad.stdout)
 
-    # two queued experiments at once: both finish and log their runs, with FIDs, into the one MLflow store
-    sh(["git", "checkout", "--", "."], repo, env)  # back to the committed baseline (queued runs copy it)
-    steps = params["train"]["steps"]
-    # one run each (checkpoints are not tracked, so a queued copy retrains what it changes from step 0);
-    # (Hydra's "+" adds the key: photos-cips has no train.steps of its own)
-    sh(dvc + ["exp", "run", "--queue", "--name", "more-steps", "-S", f"+runs.photos-cips.train.steps={steps + 2}"],
-       repo, env)
+    # two experiments at once (`dvc queue start -j 2`): one knob for every run (a CIPS without coordinate
+    # embeddings) and one run's own override (a smaller patch). Both finish and log their runs, with FIDs, into
+    # the one MLflow store; each re-runs only the chains whose resolved config it changes (and the stages that
+    # read every run). (One queue holds both so the test trains them side by side: `dvc exp run -S` in the
+    # workspace goes through the same params and stages.)
+    sh(dvc + ["exp", "run", "--queue", "--name", "no-embeddings", "-S", "model.embeddings=false"], repo, env)
     sh(dvc + ["exp", "run", "--queue", "--name", "smaller-patch", "-S", "runs.fashion-patch-half.train.patch=4"],
        repo, env)
-    queued = {"more-steps": "photos-cips", "smaller-patch": "fashion-patch-half"}  # experiment: the run it edits
+    # the runs that inherit the knob: not StyleGAN2, not the runs that set embeddings themselves (at the test
+    # scale all but one, so the queue trains two models; tests/test_resolve.py follows the knob through the demo's)
+    inherit = {r for r in runs if params["runs"][r].get("model", {}).get("arch", "cips") == "cips"
+               and "embeddings" not in params["runs"][r].get("model", {})}
+    assert inherit == {"fashion-cips"}, inherit
+    queued = {"no-embeddings": inherit, "smaller-patch": {"fashion-patch-half"}}  # experiment: runs it retrains
     sh(dvc + ["queue", "start", "-j", "2"], repo, {**env, "OMP_NUM_THREADS": "1"})  # two workers, one core each
     deadline = time.time() + 900
     while time.time() < deadline:
@@ -349,29 +332,43 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     if status.count("Success") != 2 or "Failed" in status:
         logs = [sh(dvc + ["queue", "logs", n], repo, env, check=False).stdout[-2000:] for n in queued]
         pytest.fail(f"{status}\n" + "\n".join(logs))
-    # editing one run's overrides re-runs only that run's chain (its resolved config, training, evaluation),
-    # then what reads every run
-    for name, run in queued.items():
+    keys = {stage_key(scale, r): r for r in runs}
+    for name, retrain in queued.items():
         log = sh(dvc + ["queue", "logs", name], repo, env).stdout
-        assert ran_stages(log) == ({stage_name(s, scale, run) for s in ("resolve", "train", "evaluate")}
-                                   | {f"{a}@{scale}" for a in ANALYSES}), (name, log[-3000:])
+        ran = ran_stages(log)
+        assert {keys[s.split("@", 1)[1]] for s in ran if s.startswith("train@")} == retrain, (name, log[-3000:])
+        assert {stage_name("resolve", scale, r) for r in retrain} <= ran, (name, log[-3000:])
+        # a run's own override re-resolves that run alone; the knob may re-resolve every run (unchanged ones
+        # write the same resolved config, so they train nothing)
+        resolvable = runs if name == "no-embeddings" else retrain
+        assert ran - {stage_name("resolve", scale, r) for r in resolvable} == (
+            {stage_name(s, scale, r) for s in ("train", "evaluate") for r in retrain}
+            | {f"{a}@{scale}" for a in ANALYSES}), (name, log[-3000:])
     store = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e.experiment_id for e in store.search_experiments() if e.name.startswith("cips-test-")]
-    for name, run in queued.items():
+    for name, retrain in queued.items():
         logged = store.search_runs(exps, filter_string=f"tags.DVC_EXP_NAME = '{name}'")
-        assert [r.info.run_name for r in logged] == [run], name
+        assert sorted(r.info.run_name for r in logged) == sorted(retrain), name
         for r in logged:
             assert r.info.status == "FINISHED" and finite(r.data.metrics.get("fid")), (name, r.info.run_name)
+            # checkpoints are not tracked, so a queued copy trains what it changes from step 0
             history = store.get_metric_history(r.info.run_id, "loss_d")
-            if name == "more-steps":  # a new resolved config: trained again from step 0 (checkpoints are not
-                # tracked, so a queued copy has none to continue)
-                assert history and min(m.step for m in history) <= steps, (r.info.run_name, history)
-            else:
-                assert r.data.params["train.patch"] == "4" and min(m.step for m in history) <= steps
-    # whether the two overlapped in time is not asserted: smaller-patch retrains only its one run and may finish
-    # before more-steps logs its first MLflow run; both went through the same -j 2 queue into one store
+            assert history and min(m.step for m in history) <= params["train"]["steps"], (name, r.info.run_name)
+            knob = ("model.embeddings", "False") if name == "no-embeddings" else ("train.patch", "4")
+            assert r.data.params[knob[0]] == knob[1], (name, r.info.run_name, knob)
+    # `dvc exp show` puts each experiment beside the baseline: other models, other FIDs
     shown = json.loads(sh(dvc + ["exp", "show", "--json"], repo, env).stdout)
-    assert steps + 2 in set(find_metric(shown, str(rel.train_info("photos-cips")), "step")), shown  # more-steps
+    for run in ("fashion-cips", "fashion-patch-half"):
+        fids = find_metric(shown, str(rel.metrics(run)), "fid")
+        assert len(fids) >= 2 and len(set(fids)) >= 2, (run, fids)
+    # the experiment's models, as evaluation reads them: the runs that inherit the knob lose their embeddings
+    sh(dvc + ["exp", "apply", "no-embeddings"], repo, env)
+    for run in runs:
+        c = torch.load(layout.generator(run), weights_only=True, map_location="cpu")
+        if c["model"]["arch"] != "cips":
+            continue
+        has = any(k.startswith("embeddings.") for k in c["g_ema"])
+        assert has == params["runs"][run].get("model", {}).get("embeddings", False), run
 
     # a misspelt key written into params.yaml stops the first stage that reads it, with our one line (last:
     # DVC deletes the outputs of the stage it starts)

@@ -7,11 +7,12 @@ import yaml
 from cips.resolve import resolved_run
 from cips.scale import parse_params
 
-TEST = Path(__file__).resolve().parents[1] / "configs" / "test.yaml"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TEST = CONFIGS / "test.yaml"
 
 
-def resolved_with(**dotted) -> dict[str, dict]:
-    data = yaml.safe_load(TEST.read_text())
+def resolved_with(config: Path = TEST, **dotted) -> dict[str, dict]:
+    data = yaml.safe_load(config.read_text())
     for key, value in dotted.items():
         section, name = key.split("__")
         data[section][name] = value
@@ -19,15 +20,17 @@ def resolved_with(**dotted) -> dict[str, dict]:
     return {run: resolved_run(params, run) for run in params.runs}
 
 
-def changed(**dotted) -> dict[str, set[str]]:
-    before, after = resolved_with(), resolved_with(**dotted)
+def changed(config: Path = TEST, **dotted) -> dict[str, set[str]]:
+    before, after = resolved_with(config), resolved_with(config, **dotted)
     return {part: {r for r in before if before[r][part] != after[r][part]} for part in ("train", "eval")}
 
 
 def test_a_model_knob_changes_only_the_runs_that_inherit_it():
-    c = changed(model__embeddings=False)
-    assert c["train"] == {"fashion-cips", "fashion-patch-half", "photos-cips"}
+    # the demo: CIPS runs that inherit the base model, on both datasets, beside ablations that set it themselves
+    c = changed(CONFIGS / "demo.yaml", model__embeddings=False)
+    assert c["train"] == {"fashion-cips", "fashion-patch-half", "fashion-patch-quarter", "photos-cips"}
     assert c["eval"] == set()
+    assert changed(model__embeddings=False) == {"train": {"fashion-cips"}, "eval": set()}  # the e2e's experiment
 
 
 def test_operational_keys_change_nothing():
