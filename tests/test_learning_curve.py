@@ -4,7 +4,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 from test_training import assert_same_state, ckpt, layout, train
 
 from cips.scale import project_layout
@@ -98,8 +97,6 @@ def test_a_model_at_two_budgets_keeps_its_colour_longest_solid(tmp_path):
     assert len(long.get_xdata()) == 6 and len(short.get_xdata()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="known: the curve meter's Inception draws from the training RNG when a resumed "
-                   "process builds it (docs/reproducibility.md, parked runs); strict, so the fix must remove this mark")
 def test_a_run_resumed_after_a_curve_point_continues_as_an_uninterrupted_one(tmp_path):
     # batch 4, a curve point every 2 steps: the straight run measures at 2 and 4; the resumed one stops at 3,
     # after its first point, and measures at 4 in a new process, before its last step trains

@@ -446,8 +446,12 @@ class Trainer:
 
         start = time.perf_counter()
         if getattr(self, "_curve_meter", None) is None:
-            self._curve_meter = LearningCurve(resolve_lmdb(self.lmdb, self.cfg.model.size), self.cfg.train.eval_n,
-                                              device=self.device)
+            # Building the meter draws from the global RNG (Inception's init), which also feeds the training
+            # noise. A straight run pays that draw once, at its first point; a run resumed after that point
+            # must not pay it again, or its noise leaves the straight run's stream.
+            with torch.random.fork_rng(devices=[], enabled=bool(self.curve)):
+                self._curve_meter = LearningCurve(resolve_lmdb(self.lmdb, self.cfg.model.size),
+                                                  self.cfg.train.eval_n, device=self.device)
         point = {"step": self.step, "kimg": self.seen_img / 1000, **self._curve_meter.measure(self.G_ema)}
         self.curve.append(point)
         if tracker:
