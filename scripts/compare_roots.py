@@ -2,8 +2,9 @@
 
     python scripts/compare_roots.py OTHER [--root .] [--scale small] [--names here there] [--out FILE.md]
 
-For every (run, seed) evaluated in both roots: FID and KID in each and their difference, and whether the EMA
-generators are the same bit for bit (or their largest weight difference); then the spread of the differences
+For every (run, seed) evaluated in both roots: FID and KID in each and their difference, how far the learning curves
+(train.json) agree bit for bit, and whether the EMA generators are the same bit for bit (or their largest weight
+difference); then the spread of the differences
 beside the seed-to-seed spread of the same runs; and, when OTHER has evaluated every run ROOT has, the claims of
 `cips-report claims` that FID decides (Tables 1, 3, 5) with their verdict and interval in each root. OTHER
 needs no params.yaml of its own: both roots are read with ROOT's configs/<scale>.yaml.
@@ -44,6 +45,22 @@ def weights_difference(a: Path, b: Path) -> float | None:
     return worst
 
 
+def curve_agreement(a: dict | None, b: dict | None) -> tuple[int | None, int | None] | None:
+    """(last step through which two train.json learning curves are equal bit for bit, FID and KID; first step where
+    they differ), None where either has no curve. A retrain from the same config is expected to agree throughout;
+    a run resumed after a curve point only up to that point (docs/reproducibility.md)."""
+    ca, cb = (a or {}).get("curve"), (b or {}).get("curve")
+    if not ca or not cb:
+        return None
+    equal_through = None
+    for pa, pb in zip(ca, cb, strict=False):  # unequal lengths are read below
+        if (pa["step"], pa["fid"], pa["kid"]) != (pb["step"], pb["fid"], pb["kid"]):
+            return equal_through, min(pa["step"], pb["step"])
+        equal_through = pa["step"]
+    longer = ca if len(ca) > len(cb) else cb
+    return equal_through, (longer[min(len(ca), len(cb))]["step"] if len(ca) != len(cb) else None)
+
+
 def member_rows(a: ReportInputs, b: ReportInputs) -> list[dict]:
     rows = []
     for name, out_a in a.evaluated().items():
@@ -52,6 +69,7 @@ def member_rows(a: ReportInputs, b: ReportInputs) -> list[dict]:
             continue
         ma, mb = out_a.metrics, out_b.metrics
         rows.append({"run": name, "fid_a": ma["fid"], "fid_b": mb["fid"], "kid_a": ma["kid"], "kid_b": mb["kid"],
+                     "curve": curve_agreement(out_a.train, out_b.train),
                      "weights": weights_difference(a.layout.generator(name), b.layout.generator(name))})
     return rows
 
@@ -74,6 +92,13 @@ def _weights(d: float | None) -> str:
     return "-" if d is None else "bit for bit" if d == 0 else f"differ (max {d:.2g})"
 
 
+def _curve(agreement: tuple[int | None, int | None] | None) -> str:
+    if agreement is None:
+        return "- | -"
+    through, first = agreement
+    return f"{'none' if through is None else through} | {'-' if first is None else first}"
+
+
 def _delta(d: float) -> str:
     return f"{d:+.1e}" if 0 < abs(d) < 0.005 else f"{d:+.2f}"
 
@@ -88,11 +113,12 @@ def compare(a: ReportInputs, b: ReportInputs, names: tuple[str, str]) -> str:
         sys.exit(f"error: {b.root}: no run evaluated in both roots at scale {a.scale!r}")
     na, nb = names
     out = [f"FID and KID of the same (run, seed), {na} and {nb}, scale {a.scale}:", "",
-           f"| run | FID {na} | FID {nb} | FID {nb} - {na} | KID {na} | KID {nb} | EMA generator |",
-           "|---|---|---|---|---|---|---|"]
+           f"| run | FID {na} | FID {nb} | FID {nb} - {na} | KID {na} | KID {nb} | curve equal through step | "
+           "first differing step | EMA generator |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['run']} | {r['fid_a']:.2f} | {r['fid_b']:.2f} | {_delta(r['fid_b'] - r['fid_a'])} | "
-                   f"{r['kid_a']:.4f} | {r['kid_b']:.4f} | {_weights(r['weights'])} |")
+                   f"{r['kid_a']:.4f} | {r['kid_b']:.4f} | {_curve(r['curve'])} | {_weights(r['weights'])} |")
     deltas = np.array([r["fid_b"] - r["fid_a"] for r in rows])
     spread = seed_spread(a, {r["run"] for r in rows})
     out += ["", f"{len(rows)} runs: FID {nb} - {na} from {deltas.min():+.3g} to {deltas.max():+.3g}, "
