@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,11 @@ def curve_agreement(a: dict | None, b: dict | None) -> tuple[int | None, int | N
     if not ca or not cb:
         return None
     equal_through = None
-    for pa, pb in zip(ca, cb, strict=False):  # unequal lengths are read below
-        if (pa["step"], pa["fid"], pa["kid"]) != (pb["step"], pb["fid"], pb["kid"]):
-            return equal_through, min(pa["step"], pb["step"])
+    for pa, pb in zip_longest(ca, cb, fillvalue={}):  # a curve that stops early differs at the other's next point
+        if [pa.get(k) for k in ("step", "fid", "kid")] != [pb.get(k) for k in ("step", "fid", "kid")]:
+            return equal_through, min(p["step"] for p in (pa, pb) if p)
         equal_through = pa["step"]
-    longer = ca if len(ca) > len(cb) else cb
-    return equal_through, (longer[min(len(ca), len(cb))]["step"] if len(ca) != len(cb) else None)
+    return equal_through, None
 
 
 def member_rows(a: ReportInputs, b: ReportInputs) -> list[dict]:
