@@ -224,20 +224,77 @@ def test_fig4_is_judged_beside_its_control_at_initialisation(tmp_path):
     assert control.verdict == OPPOSITE and not control.primary and control.verdict_holm is None
 
 
-def test_the_learning_curve_caveat_names_every_cell_still_falling(tmp_path):
-    """The caveat applies to every cell alike: a cell whose FID still fell by more than 3% over the last
-    curve interval is named, a flat one is not."""
-    from cips.report.claims import still_falling
+def test_the_learning_curve_caveat_names_every_seed_still_moving_either_way(tmp_path):
+    """docs/claims.md: per seed and two-sided, every cell alike. A cell whose mean is flat but one of whose seeds
+    rose 8% is named with that seed; a seed that fell more than 3% is named; a cell within 3% is not."""
+    from dataclasses import asdict
+
+    from cips.report.claims import caveat, still_moving
     from cips.report.inputs import RunOutputs
 
     inputs = load_inputs(project(tmp_path, [60.0, 62.0], [40.0, 41.0]), tmp_path)
     curve = lambda *fids: {"curve": [{"kimg": 16.0 * (i + 1), "fid": f} for i, f in enumerate(fids)]}  # noqa: E731
-    inputs.runs = {"a0": RunOutputs("a0", train=curve(120.0, 100.0, 90.0)),
-                   "a1": RunOutputs("a1", train=curve(80.0, 70.0)),
-                   "b0": RunOutputs("b0", train=curve(100.0, 70.0, 69.0))}
-    note = still_falling(inputs, {"falling": ["a0", "a1"], "flat": ["b0"]})
-    assert "(falling -11%)" in note  # the mean of -10% and -12.5%; flat (-1.4%) is not named
-    assert still_falling(inputs, {"flat": ["b0"]}) == ""
+    inputs.runs = {"a0": RunOutputs("a0", train=curve(120.0, 100.0, 92.0)),  # -8%
+                   "a1": RunOutputs("a1", train=curve(80.0, 75.0, 81.0)),  # +8%: the cell's mean change is ~0
+                   "b0": RunOutputs("b0", train=curve(100.0, 70.0, 69.0))}  # -1.4%: flat
+    moving = still_moving(inputs, {"mixed": ["a0", "a1"], "flat": ["b0"]})
+    assert [(m.cell, m.run, m.change) for m in moving] == [("mixed", "a0", -0.08), ("mixed", "a1", 0.08)]
+    note = caveat([asdict(m) for m in moving])
+    assert "mixed a0 -8.0%, a1 +8.0%" in note and "flat" not in note and "not at convergence" in note
+    assert still_moving(inputs, {"flat": ["b0"]}) == [] and caveat([]) == ""
+
+
+def test_a_claim_carries_its_moving_seeds_and_its_power_column(tmp_path):
+    """The caveat reaches the claim whichever way its verdict goes, and the power column is
+    (t(0.95) + t(0.80)) x the Welch standard error of the link."""
+    from scipy import stats
+
+    from cips.report.claims import detectable
+
+    params = project(tmp_path, [60.0, 62.0, 61.0], [40.0, 41.0, 42.0])
+    train = tmp_path / "runs/test/fashion-ne-s1/train.json"
+    train.write_text(json.dumps({"curve": [{"kimg": 16.0, "fid": 50.0}, {"kimg": 32.0, "fid": 54.0}]}))
+    claim = next(c for c in all_claims(load_inputs(params, tmp_path)) if c.key == "table3/ne")
+    assert claim.verdict == REPRODUCED  # for the paper: the caveat applies all the same
+    assert claim.moving == [{"cell": "ne", "run": "fashion-ne-s1", "seed": None, "change": 0.08}]
+    assert "fashion-ne-s1 +8.0%" in to_markdown([claim], "test")  # the caveat beside the verdict
+    d = welch(Estimate([60.0, 62.0, 61.0]), Estimate([40.0, 41.0, 42.0]))
+    expected = (stats.t.ppf(0.95, d.dof) + stats.t.ppf(0.80, d.dof)) * d.se
+    assert claim.detectable == [pytest.approx(expected, abs=1e-4)] and detectable(d) == pytest.approx(expected)
+    assert detectable(welch(Estimate([1.0]), Estimate([2.0, 3.0]))) is None
+
+
+def five_seeds(tmp_path: Path, ne: list[float], base: list[float]) -> Path:
+    """Two budgets; at the longer one, NE and base declare five seeds (`ne`, `base`: their FIDs, seed order)."""
+    params = yaml.safe_load((REPO / "configs/test.yaml").read_text())
+    runs = params["runs"]
+    for cell, fids in (("ne", ne), ("base", base)):
+        spec = {k: v for k, v in runs[f"fashion-{cell}"].items() if k != "seeds"}
+        runs[f"fashion-{cell}"] = {**spec, "seeds": [0, 1, 2]}
+        runs[f"fashion-{cell}-long"] = {**spec, "seeds": list(range(len(fids))), "train": {"steps": 8}}
+        for seed in range(3):
+            name = f"fashion-{cell}-s{seed}"
+            write_run(tmp_path, name, fake_metrics(name, "fashion", 50.0 + seed, scale="test", n=16, resolution=16),
+                      scale="test")
+        for seed, fid in enumerate(fids):
+            name = f"fashion-{cell}-long-s{seed}"
+            write_run(tmp_path, name, fake_metrics(name, "fashion", fid, scale="test", n=16, resolution=16),
+                      scale="test")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp_path / "params.yaml"
+
+
+def test_five_seeds_are_judged_beside_their_first_three(tmp_path):
+    """docs/claims.md, five seeds: at the budget whose cells have five seeds the n = 5 verdict is primary and the
+    verdict on seeds 0-2 follows as its own family; the budget with three seeds has no such twin."""
+    params = five_seeds(tmp_path, ne=[60.0, 61.0, 62.0, 30.0, 31.0], base=[40.0, 41.0, 42.0, 43.0, 44.0])
+    found = [c for c in all_claims(load_inputs(params, tmp_path)) if c.key == "table3/ne"]
+    by_budget = {c.budget: c for c in found}
+    assert set(by_budget) == {"0.016 kimg", "0.032 kimg", "0.032 kimg, seeds 0-2"}, set(by_budget)
+    five, three = by_budget["0.032 kimg"], by_budget["0.032 kimg, seeds 0-2"]
+    assert five.values["ne"]["n"] == 5 and three.values["ne"]["n"] == 3 and three.values["base"]["n"] == 3
+    assert three.verdict == REPRODUCED and five.verdict == INCONCLUSIVE  # seeds 3-4 overturn the first three
+    assert three.values["ne"]["mean"] == 61.0 and five.values["ne"]["mean"] == pytest.approx(48.8)
 
 
 @pytest.mark.parametrize(("main_offset", "verdict"), [(0.05, REPRODUCED), (-0.05, OPPOSITE), (0.0, INCONCLUSIVE)])
@@ -354,3 +411,48 @@ def test_figure_claims_are_judged_at_each_budget_the_analyses_hold(tmp_path):
     sec45 = found[("Sec. 4.5", "0.16 kimg")]
     assert sec45.verdict == OPPOSITE and sec45.values["CIPS-base"]["n"] == 2
     assert "no budget/160/ data" not in found[("Fig. 7", "0.16 kimg")].note  # it has spectra, but no NE/StyleGAN2
+
+
+def test_intervals_print_their_significant_digits():
+    """A spectral interval of thousandths prints as such, not as [-0.00, -0.00]."""
+    from cips.report.claims import _interval
+
+    assert _interval([-0.0025, -0.0002]) == "[-0.0025, -0.0002]"
+    assert _interval([-9.4, 0.3]) == "[-9.40, 0.30]" and _interval(None) == "n/a"
+    assert _interval([0.45, 0.5], 3) == "[0.450, 0.500]"
+
+
+def test_compare_judges_a_pair_of_run_entries_as_the_claims_report_does():
+    """`cips-report compare A B` on two committed groups: the same difference, interval, verdict and power as the
+    claims report gives for that pair (Table 3's NE against base at 160k)."""
+    from typer.testing import CliRunner
+
+    from cips.report.claims import compare_groups
+    from cips.report.cli import app
+
+    inputs = load_inputs(REPO / "params.yaml", REPO, "small")
+    mine = compare_groups(inputs, "fashion-ne-long", "fashion-base-long")
+    claim = next(c for c in all_claims(inputs) if c.key == "table3/ne" and c.budget == "160 kimg")
+    assert (mine.interval, mine.verdict, mine.verdict_95, mine.detectable, mine.p) == (
+        claim.interval, claim.verdict, claim.verdict_95, claim.detectable, claim.p)
+    assert mine.statistic.split(" = ")[1] == claim.statistic.split(" = ")[1]
+    assert [{**m, "cell": None} for m in mine.moving] == [{**m, "cell": None} for m in claim.moving]  # same seeds
+    out = CliRunner().invoke(app, ["compare", "fashion-ne-long", "fashion-base-long", "--scale", "small",
+                                   "--root", str(REPO)])
+    assert out.exit_code == 0, out.output
+    low, high = claim.interval
+    assert f"90% interval: [{low:.4g}, {high:.4g}]" in out.output and f"verdict (one-sided test at 5%): " \
+        f"{claim.verdict}" in out.output
+    better = compare_groups(inputs, "fashion-ne-long", "fashion-base-long", worse=False)
+    assert better.interval == mine.interval and better.p == pytest.approx(1 - mine.p, abs=1e-3)
+
+
+def test_compare_names_a_group_without_results(tmp_path):
+    from typer.testing import CliRunner
+
+    from cips.report.cli import app
+
+    params = project(tmp_path, [60.0, 62.0], [40.0, 41.0])
+    out = CliRunner().invoke(app, ["compare", "fashion-ne", "fashion-stylegan2", "--params", str(params),
+                                   "--root", str(tmp_path)])
+    assert out.exit_code != 0 and "runs.fashion-stylegan2: none of its 1 model(s) has a fid" in out.output, out.output

@@ -282,15 +282,22 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     assert "up to date" in again.stdout.lower() and "Running stage" not in again.stdout
 
     # another machine: a clone has no features (data/ is not in git), and another CPU or thread count may give
-    # them other last bits; reference@ computes them again and writes the same identity (reference.json,
-    # git-tracked), so no evaluation runs again
+    # them other last bits. dvc.lock records only what defines them (reference.json, git-tracked), so nothing
+    # runs and dvc.lock stays byte for byte what git has; a forced reference@ computes them again, with the
+    # same identity and the same dvc.lock
     identity = {d: layout.reference_identity(d).read_bytes() for d in params["datasets"]}
+    lock = (repo / "dvc.lock").read_bytes()
     for d in params["datasets"]:
         layout.reference_bundle(d).unlink()
         shutil.rmtree(layout.reference_cache(d))
     again = sh(dvc + ["repro"], repo, {**env, "OMP_NUM_THREADS": "1"})
-    assert ran_stages(again.stdout) == {f"reference@{stage_key(scale, d)}" for d in params["datasets"]}, again.stdout
+    assert "Running stage" not in again.stdout and (repo / "dvc.lock").read_bytes() == lock, again.stdout
+    stages = [f"reference@{stage_key(scale, d)}" for d in params["datasets"]]
+    again = sh(dvc + ["repro", "-f", "-s", *stages], repo, {**env, "OMP_NUM_THREADS": "1"})
+    assert ran_stages(again.stdout) == set(stages), again.stdout
     assert {d: layout.reference_identity(d).read_bytes() for d in params["datasets"]} == identity
+    assert all(layout.reference_bundle(d).is_file() for d in params["datasets"])
+    assert (repo / "dvc.lock").read_bytes() == lock
 
     # the published numbers are the report's alone: editing one re-runs report@ and nothing else
     paper = repo / "cips" / "paper.py"
@@ -360,6 +367,14 @@ def test_dvc_repro_at_test_scale_then_an_experiment(tmp_path):
     for run in ("fashion-cips", "fashion-patch-half"):
         fids = find_metric(shown, str(rel.metrics(run)), "fid")
         assert len(fids) >= 2 and len(set(fids)) >= 2, (run, fids)
+    # DVC's own plot (dvc.yaml `plots:`) draws the experiment's learning curve beside the baseline's
+    diff = json.loads(sh(dvc + ["plots", "diff", "HEAD", "no-embeddings", "--json"], repo, env).stdout)
+    points = [v for v in diff["data"]["learning_curves"][0]["content"]["data"]["values"]
+              if v["model"] == "fashion-cips"]
+    curves = {rev: [(float(v["kimg"]), float(v["fid"])) for v in points if v["rev"] == rev]
+              for rev in {v["rev"] for v in points}}
+    assert len(curves) == 2 and all(len(c) == 2 for c in curves.values()), curves  # two revisions, two points each
+    assert len({tuple(c) for c in curves.values()}) == 2, curves  # other weights, another curve
     # the experiment's models, as evaluation reads them: the runs that inherit the knob lose their embeddings
     sh(dvc + ["exp", "apply", "no-embeddings"], repo, env)
     for run in runs:

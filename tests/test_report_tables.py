@@ -292,3 +292,26 @@ def test_cells_trained_at_two_budgets_get_a_row_each_labelled_with_its_budget(tm
     short, long = f"base ({steps * batch / 1000:g} kimg)", f"base ({1400 * batch / 1000:g} kimg)"
     assert cell(t3, short, "FID (ours)").startswith("44.00") and cell(t3, long, "FID (ours)").startswith("30.50")
     assert t3.values[(long, "fid")].value == 30.5 and t3.values[(short, "fid")].value == 44.0
+
+
+def test_dvcs_learning_curve_plot_reads_every_committed_curve():
+    """reports/small/data/learning_curves.csv, the data of dvc.yaml's `learning_curves` plot, holds every point of
+    every committed small-scale model's curve (train.json), and the plot's template draws one line per model."""
+    import csv
+
+    import yaml
+
+    from cips.report.curves import curve_rows
+    from cips.report.inputs import load_inputs
+
+    inputs = load_inputs(REPO / "params.yaml", REPO, "small")
+    with open(REPO / "reports/small/data/learning_curves.csv") as f:
+        committed = list(csv.DictReader(f))
+    assert committed == [{k: str(v) for k, v in row.items()} for row in curve_rows(inputs)]
+    curves = {name for name, out in inputs.runs.items() if (out.train or {}).get("curve")}
+    assert curves and {row["model"] for row in committed} == curves
+    plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    spec = next(p["learning_curves"] for p in plots if isinstance(p, dict) and "learning_curves" in p)
+    assert spec["y"] == {"${dvc.reports}/data/learning_curves.csv": "fid"} and spec["x"] == "kimg"
+    template = json.loads((REPO / spec["template"]).read_text())
+    assert template["encoding"]["detail"]["field"] == "model" and template["encoding"]["strokeDash"]["field"] == "rev"

@@ -70,7 +70,8 @@ def reference_features(bundle: str | Path, lmdb: str | Path, resolution: int,
     `resolution`, with the LMDB index of each (recomputed from the reference's recorded selection)."""
     bundle, lmdb = Path(bundle), Path(lmdb)
     if not bundle.is_file():
-        raise FileNotFoundError(f"{bundle}: no FID reference (run `dvc repro reference@<dataset>`)")
+        raise FileNotFoundError(f"{bundle}: no FID reference (its features are a machine-local cache: "
+                                "`dvc repro -f -s reference@<dataset>` computes them)")
     keys = [k for k, s in bundle_keys(bundle).items() if int(s.get("resolution", -1)) == resolution
             and network in (s.get("networks") or {})]
     if not keys:
@@ -80,7 +81,7 @@ def reference_features(bundle: str | Path, lmdb: str | Path, resolution: int,
     described = images.describe() if hasattr(images, "describe") else {"count": len(images)}
     if described != ref.settings.get("source"):
         raise ValueError(f"{bundle}: its reference was computed from other images than {lmdb} "
-                         "(re-run `dvc repro reference@<dataset>`)")
+                         "(`dvc repro -f -s reference@<dataset>` computes them again)")
     s = ref.settings
     ref_idx, floor_idx = select_indices(len(images), s.get("n_real_requested"), int(s["n_floor"]), int(s["seed"]))
     feats = [ref.features[network]]

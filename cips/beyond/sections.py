@@ -240,9 +240,14 @@ def compute(params, root: str | Path = ".", device: str = "auto", figures: Seque
                 out.update(fn(main))
                 used[fig] = [main]
         if "fig18" in figures:
+            bundle = layout.reference_bundle(subjects.dataset)
             try:
-                train = neighbours.reference_features(layout.reference_bundle(subjects.dataset),
-                                                      layout.lmdb(subjects.dataset, main.g.size), main.g.size)
+                if not bundle.is_file() and layout.lmdb(subjects.dataset, main.g.size).is_dir():
+                    from cips.metrics.evaluate import build_references  # a machine-local cache (dvc.yaml)
+
+                    build_references(params, subjects.dataset, root, progress=False)
+                train = neighbours.reference_features(bundle, layout.lmdb(subjects.dataset, main.g.size),
+                                                      main.g.size)
             except (FileNotFoundError, ValueError) as err:
                 notes["fig18"] = str(err)
             else:

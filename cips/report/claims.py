@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -169,6 +169,9 @@ class Claim:
     primary: bool = True
     values: dict = field(default_factory=dict)  # cell -> {"mean", "n"}
     note: str = ""
+    key: str = ""  # a short stable name: table3/ne, table1/fashion, fig4, ...
+    detectable: list[float | None] = field(default_factory=list)  # per link: the distance found with 80% power
+    moving: list[dict] = field(default_factory=list)  # seeds whose curves still move (Moving as a dict)
 
 
 def _fmt(interval: tuple[float, float] | None) -> list[float] | None:
@@ -179,10 +182,25 @@ def _p(x: float | None) -> float | None:
     return None if x is None else float(f"{x:.4g}")
 
 
+POWER = 0.80  # the power column: the smallest distance from the line the test finds this often
+
+
+def detectable(diff: Diff, alpha: float = LEVEL, power: float = POWER) -> float | None:
+    """The smallest distance between the true difference and a link's line that its one-sided test at `alpha`
+    detects with probability `power`: (t(1 - alpha) + t(power)) x the standard error, at Welch's df
+    (docs/claims.md, "Power"; the cells' observed spreads stand in for the true ones)."""
+    if diff.se is None:
+        return None
+    return float((stats.t.ppf(1 - alpha, diff.dof) + stats.t.ppf(power, diff.dof)) * diff.se)
+
+
 def judged(claim: str, source: str, kind: str, links: list[Link], values: dict, budget: str, note: str = "",
            margin: Margin | None = None, reference: float | None = None, primary: bool = True,
-           digits: int = 2) -> Claim:
-    """A claim from its links: verdicts at the rule, the sensitivity columns, and the p-values for Holm."""
+           digits: int = 2, key: str = "", inputs: ReportInputs | None = None,
+           curves: dict[str, list[str]] | None = None) -> Claim:
+    """A claim from its links: verdicts at the rule, the sensitivity columns, the p-values for Holm, the power
+    column, and the learning-curve caveat of the runs in `curves` (cell -> runs, read from `inputs`)."""
+    moving = still_moving(inputs, curves) if inputs is not None and curves else []
     single = [name for name, v in values.items() if v["n"] < 2]
     ps = [lk.p_toward() for lk in links]
     opp = [None if p is None else 1 - p for p in ps]
@@ -210,7 +228,9 @@ def judged(claim: str, source: str, kind: str, links: list[Link], values: dict, 
         None if margin is None else all_of([lk.verdict(scale=2.0) for lk in links]),
         all_of([lk.verdict(STRICT_LEVEL) for lk in links]),
         None, _p(None if None in ps else max(ps)), _p(None if None in opp else min(opp)), None, budget, primary,
-        values, "; ".join(filter(None, [*extra, note])))
+        values, "; ".join(filter(None, [*extra, note])), key,
+        [None if (d := detectable(lk.diff)) is None else round(d, 4) for lk in links],
+        [asdict(m) for m in moving])
 
 
 def holm(claims: list[Claim], level: float = FAMILY_LEVEL) -> None:
@@ -303,31 +323,56 @@ def budget_of(inputs: ReportInputs, names: Sequence[str]) -> str:
     return " / ".join(seen)
 
 
-FLAT = 0.03  # docs/claims.md: a learning curve has flattened when its last two points are within 3%
+FLAT = 0.03  # docs/claims.md: a learning curve still moves when its last two points are more than 3% apart
 
 
-def still_falling(inputs: ReportInputs, cells: dict[str, list[str]]) -> str:
-    """The caveat of a claim whose cells' learning curves still fall: per such cell, the mean relative change
-    of FID between the last two curve points of its runs (all cells alike, whichever way the verdict goes)."""
-    parts = []
+@dataclass(frozen=True)
+class Moving:
+    """One seed whose learning curve still moves: its cell, run and seed, and the relative change of FID between
+    its last two curve points (either sign)."""
+
+    cell: str
+    run: str
+    seed: int | None
+    change: float
+
+
+def still_moving(inputs: ReportInputs, cells: dict[str, list[str]]) -> list[Moving]:
+    """The seeds of these cells whose FID moved by more than FLAT, up or down, between the last two points of
+    their learning curves (docs/claims.md: per seed and two-sided, every cell alike, whichever way the verdict
+    goes)."""
+    members = inputs.params.members(absent=True)
+    out = []
     for cell, names in cells.items():
-        changes = []
         for name in names:
             curve = ((inputs.runs.get(name) or RunOutputs(name)).train or {}).get("curve") or []
             if len(curve) >= 2 and curve[-2].get("fid"):
-                changes.append((curve[-1]["fid"] - curve[-2]["fid"]) / curve[-2]["fid"])
-        if changes and np.mean(changes) < -FLAT:
-            parts.append(f"{cell} {np.mean(changes):+.0%}")
-    return ("learning curves still falling over the last 16 kimg (" + ", ".join(parts) + "): the verdict is "
-            "about this budget, not convergence") if parts else ""
+                change = (curve[-1]["fid"] - curve[-2]["fid"]) / curve[-2]["fid"]
+                if abs(change) > FLAT:
+                    out.append(Moving(cell, name, members.get(name, (name, None))[1], round(float(change), 4)))
+    return out
+
+
+def caveat(moving: list[dict]) -> str:
+    """The learning-curve caveat of a claim from its `moving` seeds (Claim.moving), or ""."""
+    if not moving:
+        return ""
+    by_cell: dict[str, list[str]] = {}
+    for m in moving:
+        seed = m["run"] if m["seed"] is None else f"s{m['seed']}"
+        by_cell.setdefault(m["cell"], []).append(f"{seed} {m['change']:+.1%}")
+    parts = "; ".join(f"{cell} {', '.join(seeds)}" for cell, seeds in by_cell.items())
+    return (f"learning curves still moving over their last interval ({parts}): the verdict compares models still "
+            "learning, at equal numbers of images, not at convergence")
 
 
 def _values(cells: dict[str, Estimate], digits: int = 3) -> dict:
     return {name: {"mean": round(est.mean, digits), "n": est.n} for name, est in cells.items()}
 
 
-def _missing(claim: str, source: str, why: str, primary: bool = True) -> Claim:
-    return Claim(claim, source, "not tested", "none", "n/a", INCONCLUSIVE, primary=primary, note=f"not tested: {why}")
+def _missing(claim: str, source: str, why: str, primary: bool = True, key: str = "") -> Claim:
+    return Claim(claim, source, "not tested", "none", "n/a", INCONCLUSIVE, primary=primary, note=f"not tested: {why}",
+                 key=key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,81 +394,85 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
     for ds in sorted({d for d, _ in declared_cells(inputs, "table1", budget)}) or _undeclared(budget):
         text = f"Table 1 ({ds}): CIPS is of comparable quality with StyleGAN2 (not worse by more than the margin)"
         if (ds, "cips") not in t1 or (ds, "stylegan2") not in t1:
-            claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"), budget)))
+            claims.append(_missing(text, "Table 1", _unevaluated(inputs, "table1", ds, ("cips", "stylegan2"), budget),
+                                   key=f"table1/{ds}"))
             continue
         (cips, a), (sg2, b) = t1[(ds, "cips")], t1[(ds, "stylegan2")]
         link = Link("FID(CIPS) - FID(StyleGAN2)", welch(cips, sg2), above=False,
                     line=COMPARABLE.fraction * sg2.mean, margin=True)
         claims.append(judged(text, "Table 1", "non-inferiority", [link], _values({"cips": cips, "stylegan2": sg2}),
-                             budget_of(inputs, a + b), margin=COMPARABLE, reference=sg2.mean,
-                             note=still_falling(inputs, {"cips": a, "stylegan2": b})))
+                             budget_of(inputs, a + b), margin=COMPARABLE, reference=sg2.mean, key=f"table1/{ds}",
+                             inputs=inputs, curves={"cips": a, "stylegan2": b}))
 
     prec, rec = cell_values(inputs, "table2", "precision", budget), cell_values(inputs, "table2", "recall", budget)
     for ds in sorted({d for d, _ in declared_cells(inputs, "table2", budget)}) or _undeclared(budget):
         text = f"Table 2 ({ds}): CIPS has higher precision and lower recall than StyleGAN2"
         if any((ds, c) not in m for m in (prec, rec) for c in ("cips", "stylegan2")):
-            claims.append(_missing(text, "Table 2", _unevaluated(inputs, "table2", ds, ("cips", "stylegan2"), budget)))
+            claims.append(_missing(text, "Table 2", _unevaluated(inputs, "table2", ds, ("cips", "stylegan2"), budget),
+                                   key=f"table2/{ds}"))
             continue
         links = [Link("precision(CIPS) - precision(StyleGAN2)",
                       welch(prec[(ds, "cips")][0], prec[(ds, "stylegan2")][0]), above=True),
                  Link("recall(StyleGAN2) - recall(CIPS)",
                       welch(rec[(ds, "stylegan2")][0], rec[(ds, "cips")][0]), above=True)]
         names = prec[(ds, "cips")][1] + prec[(ds, "stylegan2")][1]
-        curves = still_falling(inputs, {"cips": prec[(ds, "cips")][1], "stylegan2": prec[(ds, "stylegan2")][1]})
         features = {(inputs.runs[n].metrics or {}).get("protocol", {}).get("prc", {}).get("feature_network")
                     for n in names}
-        note = "; ".join(filter(None, [
-            "precision/recall on Inception features (the paper: VGG16); a verdict on another embedding"
-            if "vgg16" not in features else "", curves]))
+        note = ("precision/recall on Inception features (the paper: VGG16); a verdict on another embedding"
+                if "vgg16" not in features else "")
         claims.append(judged(text, "Table 2", "chain", links,
                              _values({"cips precision": prec[(ds, "cips")][0],
                                       "stylegan2 precision": prec[(ds, "stylegan2")][0],
                                       "cips recall": rec[(ds, "cips")][0],
                                       "stylegan2 recall": rec[(ds, "stylegan2")][0]}),
-                             budget_of(inputs, names), note=note, digits=3))
+                             budget_of(inputs, names), note=note, digits=3, key=f"table2/{ds}", inputs=inputs,
+                             curves={"cips": prec[(ds, "cips")][1], "stylegan2": prec[(ds, "stylegan2")][1]}))
 
     t3 = {cell: v for (_, cell), v in cell_values(inputs, "table3", budget=budget).items()}
 
-    def pair(x: str, y: str, text: str, kind: str = "directional", primary: bool = True,
+    def pair(x: str, y: str, text: str, key: str, kind: str = "directional", primary: bool = True,
              margin: Margin | None = None) -> None:
         """Claim "FID(x) - FID(y) > 0" (directional) or "FID(x) - FID(y) < margin" (non-inferiority)."""
         if x not in t3 or y not in t3:
             claims.append(_missing(f"Table 3: {text}", "Table 3", _unevaluated(inputs, "table3", None, (x, y), budget),
-                                   primary))
+                                   primary, key=f"table3/{key}"))
             return
         (ex, a), (ey, b) = t3[x], t3[y]
         line = 0.0 if margin is None else margin.fraction * ey.mean
         link = Link(f"FID({x}) - FID({y})", welch(ex, ey), above=margin is None, line=line, margin=margin is not None)
         claims.append(judged(f"Table 3: {text}", "Table 3", kind, [link], _values({x: ex, y: ey}),
                              budget_of(inputs, a + b), margin=margin, reference=None if margin is None else ey.mean,
-                             primary=primary, note=still_falling(inputs, {x: a, y: b})))
+                             primary=primary, key=f"table3/{key}", inputs=inputs, curves={x: a, y: b}))
 
-    pair("ne", "base", "removing coordinate embeddings (NE) makes FID worse than base")
+    pair("ne", "base", "removing coordinate embeddings (NE) makes FID worse than base", "ne")
     others = [r for r in TABLE3_ROWS if r != "ne" and r in t3]
     text = "removing coordinate embeddings worsens FID most severely (NE is the worst row)"
     if "ne" not in t3 or len(others) < 2:
         claims.append(_missing(f"Table 3: {text}", "Table 3",
                                _unevaluated(inputs, "table3", None, ("ne", *[r for r in TABLE3_ROWS if r != "ne"]),
-                                            budget)))
+                                            budget), key="table3/ne-worst"))
     else:
         ne, names = t3["ne"]
         links = [Link(f"FID(ne) - FID({r})", welch(ne, t3[r][0]), above=True) for r in others]
         claims.append(judged(f"Table 3: {text}", "Table 3", "chain", links,
                              _values({"ne": ne, **{r: t3[r][0] for r in others}}),
                              budget_of(inputs, names + [n for r in others for n in t3[r][1]]),
-                             note="; ".join(filter(None, ["rows: " + ", ".join(others), still_falling(
-                                 inputs, {"ne": names, **{r: t3[r][1] for r in others}})]))))
-    pair("nofourier", "base", "without Fourier features FID is worse than base")
-    pair("sine", "base", "sine activations make FID worse than base")
-    pair("base", "residual", "residual blocks improve FID (base is worse than residual)")
-    pair("base", "main", "skip connections (cumulative projection to RGB) improve FID (base is worse than main)")
+                             note="rows: " + ", ".join(others), key="table3/ne-worst", inputs=inputs,
+                             curves={"ne": names, **{r: t3[r][1] for r in others}}))
+    pair("nofourier", "base", "without Fourier features FID is worse than base", "nofourier")
+    pair("sine", "base", "sine activations make FID worse than base", "sine")
+    pair("base", "residual", "residual blocks improve FID (base is worse than residual)", "residual")
+    pair("base", "main", "skip connections (cumulative projection to RGB) improve FID (base is worse than main)",
+         "skips")
     # weaker readings, beside their primary claims and outside the family
-    pair("residual", "base", "residual blocks do not make FID worse (weaker reading)", "non-inferiority",
+    pair("residual", "base", "residual blocks do not make FID worse (weaker reading)", "residual-no-worse",
+         "non-inferiority",
          primary=False, margin=NO_WORSE)
-    pair("main", "base", "skip connections do not make FID worse (weaker reading)", "non-inferiority",
+    pair("main", "base", "skip connections do not make FID worse (weaker reading)", "skips-no-worse",
+         "non-inferiority",
          primary=False, margin=NO_WORSE)
     pair("sine", "nofourier", "the activation alone: sine is worse than leaky ReLU without Fourier features "
-         "(the paper's sine row has none; 10.0 against 10.18)", primary=False)
+         "(the paper's sine row has none; 10.0 against 10.18)", "sine-nofourier", primary=False)
 
     t5 = cell_values(inputs, "table5", budget=budget)
     for ds in sorted({d for d, _ in declared_cells(inputs, "table5", budget)}) or _undeclared(budget):
@@ -431,13 +480,13 @@ def table_claims(inputs: ReportInputs, budget: int | None = None) -> list[Claim]
         cells = {c: t5.get((ds, c)) for c in ("full", "half", "quarter")}
         if any(v is None for v in cells.values()):
             claims.append(_missing(text, "Table 5", _unevaluated(inputs, "table5", ds, ("full", "half", "quarter"),
-                                                                 budget)))
+                                                                 budget), key=f"table5/{ds}"))
             continue
         links = [Link("FID(half) - FID(full)", welch(cells["half"][0], cells["full"][0]), above=True),
                  Link("FID(quarter) - FID(half)", welch(cells["quarter"][0], cells["half"][0]), above=True)]
         claims.append(judged(text, "Table 5", "chain", links, _values({c: v[0] for c, v in cells.items()}),
                              budget_of(inputs, [n for v in cells.values() for n in v[1]]),
-                             note=still_falling(inputs, {c: v[1] for c, v in cells.items()})))
+                             key=f"table5/{ds}", inputs=inputs, curves={c: v[1] for c, v in cells.items()}))
     return claims
 
 
@@ -492,6 +541,12 @@ def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]
         return {role: inputs.params.members_of(run) for role, run in runs.items()
                 if run in inputs.params.runs and (roles is None or role in roles)}
 
+    def seeds_of(values: np.ndarray, run: str | None) -> np.ndarray:
+        """The per-seed rows of `run` that this view keeps: the analyses store one per seed, in seed order, so a
+        view of the first seeds keeps the first rows of a run that declares seeds."""
+        seeds = (inputs.params.runs.get(run) or {}).get("seeds") if run else None
+        return values if inputs.seed_limit is None or seeds is None else values[:inputs.seed_limit]
+
     def budget(runs: dict[str, str]) -> str:
         base = runs.get("base") or next(iter(runs.values()), None)
         return budget_of(inputs, inputs.params.members_of(base)) if base in inputs.params.runs else ""
@@ -499,13 +554,14 @@ def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]
     text4 = "Fig. 4: coordinate embeddings carry more high-frequency power than Fourier features"
     if "encodings" in data:
         enc, runs = data["encodings"]
+        base = runs.get("base")
         if "seeds/fig4/embeddings_high_freq" in enc:
-            emb = [float(x) for x in enc["seeds/fig4/embeddings_high_freq"]]
-            fou = [float(x) for x in enc["seeds/fig4/fourier_high_freq"]]
+            emb = [float(x) for x in seeds_of(enc["seeds/fig4/embeddings_high_freq"], base)]
+            fou = [float(x) for x in seeds_of(enc["seeds/fig4/fourier_high_freq"], base)]
         else:
             emb, fou = [float(enc["fig4/embeddings_high_freq"])], [float(enc["fig4/fourier_high_freq"])]
-        init = ([float(x) for x in enc["seeds/fig4_init/embeddings_high_freq"]],
-                [float(x) for x in enc["seeds/fig4_init/fourier_high_freq"]]) \
+        init = ([float(x) for x in seeds_of(enc["seeds/fig4_init/embeddings_high_freq"], base)],
+                [float(x) for x in seeds_of(enc["seeds/fig4_init/fourier_high_freq"], base)]) \
             if "seeds/fig4_init/embeddings_high_freq" in enc else None
         gaps = [e - f for e, f in zip(emb, fou, strict=True)]  # paired: both maps of one generator
         at_init = ("" if init is None else f"at initialisation the same statistic is "
@@ -515,12 +571,12 @@ def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]
         claims.append(judged(text4, "Fig. 4", "paired", [link],
                              {"embeddings": {"mean": round(float(np.mean(emb)), 4), "n": len(emb)},
                               "fourier": {"mean": round(float(np.mean(fou)), 4), "n": len(fou)}},
-                             budget(runs), digits=3, note="; ".join(filter(None, [
-                                 "paired over the seeds of CIPS-base", at_init,
-                                 still_falling(inputs, cells(runs))]))))
+                             budget(runs), digits=3, key="fig4", inputs=inputs, curves=cells(runs),
+                             note="; ".join(filter(None, ["paired over the seeds of CIPS-base", at_init]))))
         control = "Fig. 4 control: training widens the embeddings' high-frequency lead over the Fourier features"
         if init is None or len(init[0]) != len(gaps):
-            claims.append(_missing(control, "Fig. 4", "no shares at initialisation in encodings.npz", primary=False))
+            claims.append(_missing(control, "Fig. 4", "no shares at initialisation in encodings.npz", primary=False,
+                                   key="fig4-control"))
         else:
             change = [g - (e0 - f0) for g, e0, f0 in zip(gaps, *init, strict=True)]
             claims.append(judged(control, "Fig. 4", "paired",
@@ -528,12 +584,12 @@ def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]
                                  {"trained gap": {"mean": round(float(np.mean(gaps)), 4), "n": len(gaps)},
                                   "initial gap": {"mean": round(float(np.mean(init[0]) - np.mean(init[1])), 4),
                                                   "n": len(init[0])}},
-                                 budget(runs), digits=3, primary=False,
+                                 budget(runs), digits=3, primary=False, key="fig4-control",
                                  note="the same seeds before their first step; opposite: the lead is the "
                                       "initialisation's (random embeddings are white noise, Fourier features start "
                                       "at low frequencies), and training narrows it"))
     else:
-        claims.append(_missing(text4, "Fig. 4", why["encodings"]))
+        claims.append(_missing(text4, "Fig. 4", why["encodings"], key="fig4"))
 
     text7 = ("Fig. 7: over the upper half of frequencies StyleGAN2's azimuthal profile is farthest from the real "
              "images' and CIPS-NE's closest")
@@ -543,50 +599,79 @@ def _figures_at(inputs: ReportInputs, data: dict[str, tuple[dict, dict[str, str]
         real = s["real/profile"]
         names = [n for n in SPECTRA_LABELS if f"seeds/{n}/profiles" in s or f"{n}/profile" in s]
         upper = slice(len(real) // 2, None)
-        profiles = {n: s[f"seeds/{n}/profiles"] if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None]
-                    for n in names}
+        profiles = {n: seeds_of(s[f"seeds/{n}/profiles"], runs.get(SPECTRA_LABELS[n]))
+                    if f"seeds/{n}/profiles" in s else s[f"{n}/profile"][None] for n in names}
         dist = {n: Estimate([float(np.mean(np.abs(p[upper] - real[upper]))) for p in ps])
                 for n, ps in profiles.items()}
         if not {"CIPS-base", "CIPS-NE", "StyleGAN2"} <= set(dist):
-            claims.append(_missing(text7, "Fig. 7", "needs the CIPS-base, CIPS-NE and StyleGAN2 runs"))
+            claims.append(_missing(text7, "Fig. 7", "needs the CIPS-base, CIPS-NE and StyleGAN2 runs", key="fig7"))
         else:
             links = [Link("d(StyleGAN2) - d(base)", welch(dist["StyleGAN2"], dist["CIPS-base"]), above=True),
                      Link("d(base) - d(NE)", welch(dist["CIPS-base"], dist["CIPS-NE"]), above=True)]
             claims.append(judged(text7, "Fig. 7", "chain", links, _values(dist, 4), budget(runs), digits=3,
-                                 note="; ".join(filter(None, [
-                                     "d = mean |profile - real| over the upper half of frequencies",
-                                     still_falling(inputs, cells(runs))]))))
+                                 note="d = mean |profile - real| over the upper half of frequencies", key="fig7",
+                                 inputs=inputs, curves=cells(runs)))
         if {"CIPS-base", "CIPS-main"} <= set(dist):
             link = Link("d(main) - d(base)", welch(dist["CIPS-main"], dist["CIPS-base"]), above=True)
             claims.append(judged(text45, "Sec. 4.5", "directional", [link],
                                  _values({k: dist[k] for k in ("CIPS-main", "CIPS-base")}, 4), budget(runs),
-                                 digits=3, note="; ".join(filter(None, [
-                                     "d as in Fig. 7; CIPS-main is CIPS-base with skip connections to the output",
-                                     still_falling(inputs, cells(runs, ("base", "main")))]))))
+                                 digits=3, key="sec4.5", inputs=inputs, curves=cells(runs, ("base", "main")),
+                                 note="d as in Fig. 7; CIPS-main is CIPS-base with skip connections to the output"))
         else:
             claims.append(_missing(text45, "Sec. 4.5", "needs the spectra of CIPS-main and CIPS-base "
-                                   "(analysis.spectra.main and .base)"))
+                                   "(analysis.spectra.main and .base)", key="sec4.5"))
     else:
-        claims.append(_missing(text7, "Fig. 7", why["spectra"]))
-        claims.append(_missing(text45, "Sec. 4.5", why["spectra"]))
+        claims.append(_missing(text7, "Fig. 7", why["spectra"], key="fig7"))
+        claims.append(_missing(text45, "Sec. 4.5", why["spectra"], key="sec4.5"))
     return claims
+
+
+FIRST_SEEDS = 3  # docs/claims.md: where a cell has more seeds, the verdict on its first three is shown beside
+
+
+def first_seeds(inputs: ReportInputs, n: int = FIRST_SEEDS) -> ReportInputs | None:
+    """The same inputs with every run entry cut to its first `n` seeds (None when no entry declares more)."""
+    runs, cut = {}, False
+    for run, spec in inputs.params.runs.items():
+        seeds = (spec or {}).get("seeds")
+        if seeds is not None and len(seeds) > n:
+            spec, cut = {**spec, "seeds": list(seeds)[:n]}, True
+        runs[run] = spec
+    if not cut:
+        return None
+    params = replace(inputs.params, runs=runs)
+    kept = params.members()
+    return ReportInputs(params, inputs.root, inputs.scale, {k: v for k, v in inputs.runs.items() if k in kept},
+                        seed_limit=n)
+
+
+def first_seeds_label(budget: str, n: int = FIRST_SEEDS) -> str:
+    return f"{budget}, seeds 0-{n - 1}"
 
 
 def all_claims(inputs: ReportInputs) -> list[Claim]:
     """Every claim at every budget the scale trains (docs/claims.md). Each budget is its own family for Holm;
-    the figure claims join the budget of the runs they read."""
+    the figure claims join the budget of the runs they read. At a budget whose cells have more than three seeds,
+    the claims on their first three seeds follow as a family of their own ("160 kimg, seeds 0-2")."""
     spans, figures = budgets(inputs), figure_claims(inputs)
     if len(spans) <= 1:
         claims = table_claims(inputs) + [c for fs in figures.values() for c in fs]
         holm(claims)
         return claims
+    few = first_seeds(inputs)
+    cut = set() if few is None else {images_of(inputs, m) for m in inputs.params.members()
+                                     if m not in few.params.members()}
+    few_figures = figure_claims(few) if cut else {}
     out: list[Claim] = []
     for budget in sorted(set(spans) | {b for b in figures if b is not None}):
-        family = (table_claims(inputs, budget) if budget in spans else []) + figures.get(budget, [])
-        for c in family:  # one label per budget, whatever its steps x batch
-            c.budget = f"{budget / 1000:g} kimg"
-        holm(family)
-        out += family
+        label = f"{budget / 1000:g} kimg"
+        views = [(inputs, figures, label)] + ([(few, few_figures, first_seeds_label(label))] if budget in cut else [])
+        for view, figs, name in views:
+            family = (table_claims(view, budget) if budget in spans else []) + figs.get(budget, [])
+            for c in family:  # one label per budget, whatever its steps x batch
+                c.budget = name
+            holm(family)
+            out += family
     if None in figures:
         holm(figures[None])
         out += figures[None]
@@ -598,7 +683,13 @@ def to_json(claims: list[Claim]) -> str:
 
 
 def _interval(i: list[float] | None, digits: int = 2) -> str:
-    return "n/a" if i is None else f"[{i[0]:.{digits}f}, {i[1]:.{digits}f}]"
+    """An interval with enough decimals that both ends show their first significant digits (no "[-0.00, -0.00]")."""
+    if i is None:
+        return "n/a"
+    small = max(abs(i[0]), abs(i[1]))
+    if 0 < small < 1:
+        digits = max(digits, 1 - math.floor(math.log10(small)))
+    return f"[{i[0]:.{digits}f}, {i[1]:.{digits}f}]"
 
 
 def to_markdown(claims: list[Claim], scale: str) -> str:
@@ -623,7 +714,8 @@ def to_markdown(claims: list[Claim], scale: str) -> str:
         lines[-1] = lines[-1].replace("|---|", "|---|---|", 1)
     for c in claims:
         seeds = ", ".join(f"{k}: n={v['n']}" for k, v in c.values.items())
-        stat = c.statistic + (f" ({seeds})" if seeds else "") + (f"; {c.note}" if c.note else "")
+        notes = "; ".join(filter(None, [c.note, caveat(c.moving)]))
+        stat = c.statistic + (f" ({seeds})" if seeds else "") + (f"; {notes}" if notes else "")
         name = c.claim if c.primary else f"{c.claim} *(not in the family)*"
         digits = 3 if c.source in ("Fig. 4", "Fig. 7", "Table 2") else 2
         name += f" | {c.budget}" if len(budgets) > 1 else ""
@@ -631,3 +723,26 @@ def to_markdown(claims: list[Claim], scale: str) -> str:
                      f"{c.verdict_holm or '-'} | {c.verdict_half_margin or '-'} | {c.verdict_twice_margin or '-'} "
                      f"| {c.verdict_95} |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# a user's own comparison of two run entries, judged as the paper's claims are
+
+
+def compare_groups(inputs: ReportInputs, a: str, b: str, key: str = "fid", worse: bool = True) -> Claim:
+    """The claim "`a` is worse than `b`" (higher `key`; `worse` False: better) on the evaluated seeds of two run
+    entries: the difference of their means, its 90% Welch interval, the one-sided verdict at 5%, n and the
+    power column, exactly as a directional claim of docs/claims.md (one comparison: no Holm family)."""
+    cells = {}
+    for run in (a, b):
+        names = inputs.params.members_of(run)  # one line naming an unknown run
+        values = [v for n in names if (v := _metric(inputs, n, key)) is not None]
+        if not values:
+            raise ValueError(f"runs.{run}: none of its {len(names)} model(s) has a {key} in metrics.json "
+                             "(train and evaluate it first: cips lanes)")
+        cells[run] = (Estimate(values), [n for n in names if _metric(inputs, n, key) is not None])
+    (ea, na), (eb, nb) = cells[a], cells[b]
+    link = Link(f"{key.upper()}({a}) - {key.upper()}({b})", welch(ea, eb), above=worse)
+    text = f"{a} is {'worse' if worse else 'better'} than {b} ({'higher' if worse else 'lower'} {key})"
+    return judged(text, "compare", "directional", [link], _values({a: ea, b: eb}), budget_of(inputs, na + nb),
+                  key=f"compare/{a}/{b}", inputs=inputs, curves={a: na, b: nb})

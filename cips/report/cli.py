@@ -103,6 +103,29 @@ def build(scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> 
 
 
 @app.command()
+def evidence(
+    write: bool = typer.Option(False, "--write", help="refresh README.md's blocks instead of printing them"),
+    scale: str | None = typer.Option("small", "--scale", help="the scale whose verdicts the README leads with"),
+    params: str = PARAMS,
+    root: str = ROOT,
+) -> None:
+    """README.md's generated blocks from the committed results: the evidence, one line per claim, and the
+    committed models (`cips-report build` at the small scale refreshes them)."""
+    from cips.report.evidence import blocks, refresh_readme
+
+    inputs = _inputs(params, root, scale)
+    if not write:
+        typer.echo("\n".join(blocks(inputs).values()), nl=False)
+        return
+    try:
+        written = refresh_readme(inputs)
+    except ValueError as err:
+        fail(err)
+    typer.echo(f"wrote the generated blocks of {written}" if written else
+               "nothing written: README.md's blocks are the small scale's, between their markers")
+
+
+@app.command()
 def runs(
     root: str = ROOT,
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="only experiments whose name has this"),
@@ -121,9 +144,41 @@ def runs(
 
 
 @app.command()
-def compare(a: str = typer.Argument(..., help="run name or id"), b: str = typer.Argument(..., help="run name or id"),
-            root: str = ROOT) -> None:
-    """The difference of two MLflow runs: parameters that differ, and every metric of either."""
+def compare(a: str = typer.Argument(..., help="run entry of the scale (e.g. fashion-myflag-long), or an MLflow run"),
+            b: str = typer.Argument(..., help="the run entry (or MLflow run) to compare with, e.g. fashion-base-long"),
+            better: bool = typer.Option(False, "--better", help="test that A is better (lower FID), not worse"),
+            metric: str = typer.Option("fid", "--metric", help="fid | kid | precision | recall"),
+            scale: str | None = SCALE, params: str = PARAMS, root: str = ROOT) -> None:
+    """Two run entries of the scale with evaluated models: the difference of their seeds' means with its 90% Welch
+    interval, the one-sided verdict, n and the power column, judged as the paper's claims are (docs/claims.md).
+    Otherwise two MLflow runs: the parameters that differ, and every metric of either."""
+    from cips.config import ConfigError
+    from cips.report.claims import caveat, compare_groups
+    from cips.report.inputs import ScaleMismatch, load_inputs
+
+    try:
+        inputs = load_inputs(params, root, scale)
+    except (ConfigError, ScaleMismatch, ValueError, FileNotFoundError):
+        inputs = None  # not in a project: A and B name MLflow runs
+    groups = inputs is not None and a in inputs.params.runs and b in inputs.params.runs and any(
+        m in inputs.evaluated() for run in (a, b) for m in inputs.params.members_of(run))
+    if groups:
+        try:
+            c = compare_groups(inputs, a, b, metric, worse=not better)
+        except ValueError as err:
+            fail(err)
+        n = ", ".join(f"{k} n = {v['n']} (mean {v['mean']:g})" for k, v in c.values.items())
+        lines = [f"claim: {c.claim}", f"{c.statistic}; {n}",
+                 "90% interval: none (a group has one seed)" if c.interval is None
+                 else f"90% interval: [{c.interval[0]:.4g}, {c.interval[1]:.4g}]",
+                 f"verdict (one-sided test at 5%): {c.verdict}; at the 95% interval: {c.verdict_95}"]
+        if c.detectable and c.detectable[0] is not None:
+            lines.append(f"finds with 80% power at this n: a true difference of {c.detectable[0]:.4g} or more")
+        lines.append(f"budget: {c.budget}")
+        if c.moving:
+            lines.append(f"caveat: {caveat(c.moving)}")
+        typer.echo("\n".join(lines))
+        return
     from cips.report.mlflow_runs import TrackingError, compare_table, search
 
     try:

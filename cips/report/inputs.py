@@ -45,6 +45,7 @@ class ReportInputs:
     root: Path
     scale: str
     runs: dict[str, RunOutputs] = field(default_factory=dict)
+    seed_limit: int | None = None  # a view of each run's first seeds only (cips.report.claims.first_seeds)
 
     @property
     def layout(self) -> Layout:

@@ -7,7 +7,10 @@ from pathlib import Path
 from cips import paper as pub
 from cips.files import write_bytes_atomic
 from cips.report.beyond import beyond_figures, section_markdown
+from cips.report.curves import write_curves
+from cips.report.evidence import refresh_readme
 from cips.report.figures import render_figures
+from cips.report.findings import findings_markdown
 from cips.report.inputs import ReportInputs
 from cips.report.render import to_markdown, write_table_files
 from cips.report.tables import build_tables, scale_note
@@ -50,7 +53,8 @@ def page_markdown(inputs: ReportInputs, tables_md: list[str], figures: list[str]
 
 
 def build_report(inputs: ReportInputs) -> Path:
-    """Write reports/tables/table<N>.{md,csv,tex}, reports/figures/* and reports/README.md."""
+    """Write reports/tables/table<N>.{md,csv,tex}, reports/figures/*, reports/README.md and findings.md, and at
+    the headline scale the generated blocks of the project's README.md."""
     layout = inputs.layout
     reports = layout.reports
     tables = build_tables(inputs)
@@ -58,4 +62,7 @@ def build_report(inputs: ReportInputs) -> Path:
         write_table_files(table, layout.tables)
     figures = render_figures(inputs)
     text = page_markdown(inputs, [to_markdown(t) for t in tables], figures)
+    write_bytes_atomic(findings_markdown(inputs).encode(), reports / "findings.md")
+    write_curves(inputs)  # the data of DVC's learning-curve plot
+    refresh_readme(inputs)  # the project README's evidence block, at the headline scale
     return write_bytes_atomic(text.encode(), reports / "README.md")
