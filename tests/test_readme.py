@@ -105,3 +105,29 @@ def test_the_readme_states_the_small_scales_budgets_as_configured():
         assert f"{steps:,} steps" in row or f"{steps:,} (" in row, (steps, row)
         assert f"{steps * batch // 1000}k images" in text or f"{steps * batch // 1000}k, {words[n]} seeds" in row, steps
         assert f"{words[n]} seeds" in row, (steps, n, row)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_of_the_prose_resolves():
+    """Each relative link of README, docs/ and the reports' pages names a file that exists, and its #anchor a
+    heading of that file."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "reports").glob("*/*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.relative_to(REPO)}: {target} (no such file)")
+            elif anchor and file.suffix == ".md":
+                anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", file.read_text(), re.M)}
+                if anchor not in anchors:
+                    broken.append(f"{page.relative_to(REPO)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
