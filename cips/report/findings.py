@@ -101,7 +101,8 @@ def claim_section(inputs: ReportInputs, key: str, views: list[Claim], weaker: li
     table = ["| budget | ours | difference [90% interval] | finds (80% power) | verdict | Holm | ½ margin | "
              "2× margin | 95% |", "|---|---|---|---|---|---|---|---|---|"]
     for c in views + weaker:
-        label = c.budget + ("" if c.primary else f", weaker reading: {c.claim.split(': ', 1)[-1]}")
+        kind = "control" if c.key.endswith("-control") else "weaker reading"
+        label = c.budget + ("" if c.primary else f", {kind}: {c.claim.split(': ', 1)[-1]}")
         if c.kind == "not tested":
             table.append(f"| {label} | not tested | {c.note.removeprefix('not tested: ')} | | | | | | |")
             continue
