@@ -736,11 +736,11 @@ def compare_groups(inputs: ReportInputs, a: str, b: str, key: str = "fid", worse
     cells = {}
     for run in (a, b):
         names = inputs.params.members_of(run)  # one line naming an unknown run
-        values = [v for n in names if (v := _metric(inputs, n, key)) is not None]
-        if not values:
+        have = [(n, v) for n in names if (v := _metric(inputs, n, key)) is not None]
+        if not have:
             raise ValueError(f"runs.{run}: none of its {len(names)} model(s) has a {key} in metrics.json "
                              "(train and evaluate it first: cips lanes)")
-        cells[run] = (Estimate(values), [n for n in names if _metric(inputs, n, key) is not None])
+        cells[run] = (Estimate([v for _, v in have]), [n for n, _ in have])
     (ea, na), (eb, nb) = cells[a], cells[b]
     link = Link(f"{key.upper()}({a}) - {key.upper()}({b})", welch(ea, eb), above=worse)
     text = f"{a} is {'worse' if worse else 'better'} than {b} ({'higher' if worse else 'lower'} {key})"
